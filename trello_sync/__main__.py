@@ -1,0 +1,3 @@
+from trello_sync.cli import main
+
+raise SystemExit(main())

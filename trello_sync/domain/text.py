@@ -1,0 +1,12 @@
+"""Folding names so that "  En Pause " and "en pause" and "En pausé" compare equal."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def fold(name: str) -> str:
+    """Lower-case, without accents, with inner white space collapsed and ends trimmed."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    no_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(no_accents.casefold().split())

@@ -1,0 +1,316 @@
+"""Settings: environment, a TOML file, and the shipped defaults — every default named once.
+
+Precedence, highest first: environment (`TRELLO_SYNC_<NAME>`; `TRELLO_API_KEY` and
+`TRELLO_TOKEN` for the secrets), the TOML file named by `TRELLO_SYNC_CONFIG` (default
+`./trello-sync.toml`), then `config/defaults.toml` shipped with the package. Secrets come
+only from the environment or a secrets folder (`TRELLO_SYNC_SECRETS_DIR`, one file per
+secret named `TRELLO_API_KEY` / `TRELLO_TOKEN`, as Docker and systemd credentials do).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, datetime, time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from trello_sync.domain.planner import PlannerConfig
+from trello_sync.domain.projects import ProjectTable
+from trello_sync.domain.rules import PayRules, rules_from_mapping
+from trello_sync.domain.stages import StageMap
+from trello_sync.domain.text import fold
+
+ENV_PREFIX = "TRELLO_SYNC_"
+SECRET_ENV = {"api_key": "TRELLO_API_KEY", "token": "TRELLO_TOKEN"}
+DEFAULT_CONFIG_FILE = "trello-sync.toml"
+
+
+class ConfigError(Exception):
+    """A bad setting: one line naming it."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _local_zone_name() -> str:
+    """The machine's IANA zone, or UTC when it cannot be told."""
+    tz_env = os.environ.get("TZ", "").lstrip(":")
+    if tz_env:
+        return tz_env
+    try:
+        target = os.path.realpath("/etc/localtime")
+        match = re.search(r"zoneinfo/(.+)$", target)
+        if match:
+            return match.group(1)
+        timezone_file = Path("/etc/timezone")
+        if timezone_file.exists():
+            return timezone_file.read_text().strip() or "UTC"
+    except OSError:
+        pass
+    return "UTC"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # --- secrets: environment or secrets folder only ----------------------------------
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TRELLO_API_KEY", "api_key"),
+        description="Trello API key (environment TRELLO_API_KEY only).",
+    )
+    token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TRELLO_TOKEN", "token"),
+        description="Trello token (environment TRELLO_TOKEN only).",
+    )
+
+    # --- where things are ---------------------------------------------------------------
+    api_url: str = Field(
+        "https://api.trello.com/1", description="Trello's base URL (the sandbox's in tests)."
+    )
+    boards: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Board ids or short links to sync, comma-separated."
+    )
+    database_url: str = Field(
+        "sqlite:///trello-sync.db",
+        description="The ledger: sqlite:///file.db, or postgresql://… for a shared ledger.",
+    )
+    export_dir: Path = Field(Path("exports"), description="Where exports are written.")
+    timezone: str = Field(
+        default_factory=_local_zone_name,
+        description="IANA time zone for dates and the nightly export (default: the machine's).",
+    )
+
+    # --- the worker ---------------------------------------------------------------------
+    poll_interval: int = Field(60, ge=5, description="Seconds between two polls of a board.")
+    export_time: str = Field("02:00", description="Nightly export time, HH:MM local.")
+    reply_lease: int = Field(
+        60,
+        ge=1,
+        description="Seconds a reply whose POST was not confirmed is left alone before the "
+        "card is read for its marker and it is posted again.",
+    )
+    reread_interval: int = Field(
+        3600,
+        ge=0,
+        description="Seconds between two re-reads of the open months' comments "
+        "(edits and deletions); always done before an export.",
+    )
+    overlap_seconds: int = Field(
+        300,
+        ge=0,
+        description="Each poll asks for actions this far before the checkpoint, in case "
+        "Trello shows an action late; already-applied ones are skipped.",
+    )
+    reply_history_days: int = Field(
+        14,
+        ge=0,
+        description="A command or move older than this many days gets no reply "
+        "(the first sync replays months of history; it still lands in the ledger).",
+    )
+
+    # --- who, and the mentor handbook ----------------------------------------------------
+    mentors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Trello usernames allowed to log sessions (default: the token's owner).",
+    )
+    max_students: int = Field(20, ge=1, description="Recommended maximum of active students.")
+    pause_warning_days: int = Field(14, ge=1, description="Days in paused before a reminder.")
+    default_level: int = Field(2, description="Level of a project not in the project table.")
+    stages: dict[str, list[str]] = Field(
+        default_factory=dict, description="List-name aliases per stage."
+    )
+    projects: dict[str, int] = Field(default_factory=dict, description="Project → level.")
+    pay_rules: list[dict[str, Any]] = Field(
+        default_factory=list, description="Effective-dated rates, shares and currency."
+    )
+
+    _split_boards = field_validator("boards", "mentors", mode="before")(_split_commas)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from error
+        return value
+
+    @field_validator("export_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{2}:\d{2}", value):
+            raise ValueError("use HH:MM, e.g. 02:00")
+        time.fromisoformat(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite:///file.db or postgresql://…")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("use an http(s) URL such as https://api.trello.com/1")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _SecretsDirSource(settings_cls),
+            _TomlSource(settings_cls, _user_config_path(), user=True),
+            _TomlSource(settings_cls, None, user=False),
+        )
+
+    # --- derived domain objects ----------------------------------------------------------
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def pay(self) -> PayRules:
+        return rules_from_mapping(self.pay_rules)
+
+    def stage_map(self) -> StageMap:
+        return StageMap.from_config(self.stages)
+
+    def project_table(self) -> ProjectTable:
+        return ProjectTable.from_config(
+            self.projects, self.default_level, sorted(self.pay().levels)
+        )
+
+    def planner_config(
+        self, mentors: frozenset[str], reply_since: datetime | None
+    ) -> PlannerConfig:
+        return PlannerConfig(
+            stage_map=self.stage_map(),
+            rules=self.pay(),
+            default_level=self.default_level,
+            mentors=frozenset(fold(m) for m in mentors),
+            tz=self.zone,
+            cap=self.max_students,
+            reply_since=reply_since,
+        )
+
+    def secret_values(self) -> list[str]:
+        """The secrets' values, for the log filter that redacts them."""
+        return [s.get_secret_value() for s in (self.api_key, self.token) if s is not None]
+
+
+def _user_config_path() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG_FILE))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """A TOML file: the user's (must not hold secrets) or the shipped defaults."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, user: bool) -> None:
+        super().__init__(settings_cls)
+        self._data = _read_toml(path, user)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _read_toml(path: Path | None, user: bool) -> dict[str, Any]:
+    if path is None:
+        text = resources.files("trello_sync").joinpath("defaults.toml").read_text("utf-8")
+        return tomllib.loads(text)
+    explicit = f"{ENV_PREFIX}CONFIG" in os.environ
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"TRELLO_SYNC_CONFIG: no such file {str(path)!r}")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from error
+    for secret in ("api_key", "token", "trello_api_key", "trello_token"):
+        if secret in {k.lower() for k in data}:
+            raise ConfigError(
+                f"{path}: secrets may not be written in the configuration file; "
+                "set TRELLO_API_KEY and TRELLO_TOKEN in the environment instead"
+            )
+    # TOML dates arrive as date objects; pay rules want them as text like the env would.
+    for rule in data.get("pay_rules", []) or []:
+        if isinstance(rule, dict) and isinstance(rule.get("effective"), date):
+            rule["effective"] = rule["effective"].isoformat()
+    return data
+
+
+class _SecretsDirSource(PydanticBaseSettingsSource):
+    """`TRELLO_SYNC_SECRETS_DIR/TRELLO_API_KEY` and `.../TRELLO_TOKEN` files."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        folder = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+        if not folder:
+            return {}
+        found: dict[str, Any] = {}
+        for field_name, env_name in SECRET_ENV.items():
+            file = Path(folder) / env_name
+            if file.is_file():
+                found[field_name] = file.read_text("utf-8").strip()
+        return found
+
+
+def env_name(field_name: str) -> str:
+    return SECRET_ENV.get(field_name, f"{ENV_PREFIX}{field_name.upper()}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read every source; a bad setting becomes one ConfigError line naming it."""
+    try:
+        settings = Settings(**overrides)
+        # Build the domain objects once now, so that a bad table is reported at start.
+        settings.project_table()
+        settings.stage_map()
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"]) or "settings"
+        head = str(first["loc"][0]) if first["loc"] else ""
+        name = env_name(head) if head in Settings.model_fields else location
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown setting {location!r}") from None
+        raise ConfigError(f"{name}: {first['msg']}") from None
+    except ValueError as error:
+        raise ConfigError(f"configuration: {error}") from None
+    return settings
