@@ -1,0 +1,101 @@
+"""The Trello port: everything the service asks of Trello, as a small protocol.
+
+Values are Trello's own JSON shapes (plain dicts), so that the HTTP client, the
+in-memory fake and the sandbox can be held to one contract suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Json = dict[str, Any]
+
+# Every action type the service reads from a board's feed.
+ACTION_FILTER = ",".join(
+    [
+        "createCard",
+        "copyCard",
+        "convertToCardFromCheckItem",
+        "moveCardToBoard",
+        "moveCardFromBoard",
+        "updateCard",
+        "deleteCard",
+        "commentCard",
+    ]
+)
+
+# Called by the pager after each page: (actions fetched so far, oldest date seen).
+PageProgress = Callable[[int, str | None], None]
+
+
+class TrelloError(Exception):
+    """Trello answered with an error the service cannot work around."""
+
+
+class TrelloAuthError(TrelloError):
+    """401: the API key or the token is invalid (message names which, never the value)."""
+
+
+class TrelloNotFound(TrelloError):
+    """404: the board, card or action does not exist (or the token cannot see it)."""
+
+
+class TrelloUnavailable(TrelloError):
+    """The retry budget ran out (429, 5xx, timeouts): nothing from this call is usable."""
+
+
+class PostOutcomeUnknown(TrelloError):
+    """A POST was sent but its answer was lost (read timeout, dropped connection).
+
+    Trello may or may not have applied it; the caller must not blindly send it again.
+    """
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    """What a board looks like now: enough to resolve stages, projects and levels."""
+
+    board: Json  # {id, name, shortLink, ...}
+    lists: Sequence[Json]  # open and archived lists: {id, name, closed, pos}
+    cards: Sequence[Json]  # open AND archived cards, each with labels, desc, customFieldItems
+    custom_fields: Sequence[Json] = field(default_factory=tuple)  # {id, name, type, options}
+
+
+class TrelloPort(Protocol):
+    def me(self) -> Json:
+        """GET /1/members/me: the member who owns the token ({id, username, fullName})."""
+        ...
+
+    def board(self, board_ref: str) -> Json:
+        """GET /1/boards/{ref}: resolves a board id or short link ({id, name, shortLink})."""
+        ...
+
+    def board_actions(
+        self,
+        board_id: str,
+        *,
+        since: str | None = None,
+        action_filter: str = ACTION_FILTER,
+        page_size: int = 1000,
+        on_page: PageProgress | None = None,
+    ) -> list[Json]:
+        """Every action newer than `since` (a date or an action id; None = all history).
+
+        Pages newest-first with `before=` until a short page, de-duplicates by id and
+        returns the actions sorted oldest first by (date, id).
+        """
+        ...
+
+    def board_snapshot(self, board_id: str) -> BoardSnapshot:
+        """Lists, open and archived cards (with labels and custom-field items), fields."""
+        ...
+
+    def card_comments(self, card_id: str) -> list[Json]:
+        """The card's commentCard actions, oldest first."""
+        ...
+
+    def post_comment(self, card_id: str, text: str) -> Json:
+        """POST /1/cards/{id}/actions/comments: returns the new commentCard action."""
+        ...
