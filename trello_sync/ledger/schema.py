@@ -1,0 +1,392 @@
+"""The ledger's tables and their migrations, for SQLite and PostgreSQL.
+
+Tables (one row of each is...):
+
+- ``schema_version`` (version PK, applied_at): a migration step that ran.
+- ``boards`` (board_id PK, ref UNIQUE, name, checkpoint_action_id, checkpoint_at, flag):
+  a synced board, its checkpoint (the last action applied) and why it was last refused.
+- ``cards`` (board_id, card_id PK; name, project, level, first_seen_action_id): a student
+  as first seen; never updated, so a card Trello forgets keeps its name and project.
+- ``stage_moves`` (board_id, source_action_id PK; card_id, at, stage, list_id, list_name).
+- ``applied_actions`` (board_id, action_id, version PK; card_id, kind, at, text): every
+  Trello action (version of an edited comment) applied: what makes a re-read harmless.
+- ``entries`` (entry_id PK, every field of ``Entry``; money in BIGINT cents;
+  ``reverses_entry_id`` UNIQUE and a foreign key: an entry is reversed at most once).
+- ``replies`` (reply_id PK; board_id, card_id, source_action_id, kind, text, status,
+  created_at, attempted_at, attempts, comment_id, posted_at): the outbox.
+- ``meta`` (key PK, value): small facts such as the last nightly export.
+
+``entries``, ``stage_moves`` and ``applied_actions`` refuse UPDATE and DELETE in the
+database itself (triggers), so no code path, and no hand-typed SQL, rewrites history.
+
+Instants are aware UTC in Python; PostgreSQL keeps TIMESTAMPTZ, SQLite the UTC text
+``YYYY-MM-DD HH:MM:SS.ffffff`` (fixed width, so text order is time order). Identifiers
+are compared bytewise on both (``COLLATE "C"`` on PostgreSQL), so that every ORDER BY,
+and hence every export, is the same on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.types import TypeDecorator
+
+from trello_sync.ledger.store import LedgerError
+
+# An execution option read by the SQLite `begin` listener (see open.py): a write
+# transaction starts with BEGIN IMMEDIATE, so it takes the write lock up front instead of
+# failing half-way with "database is locked"; reads keep a plain (deferred) BEGIN.
+WRITE_OPTION = "trello_sync_write"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: commits on success, rolls back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the backend stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive instant is ambiguous: refuse it rather than guess the zone.
+            raise ValueError(f"naive datetime {value!r}: the ledger stores aware instants")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- the tables, as queries see them (the DDL below is what creates them) ---------------
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+boards = Table(
+    "boards",
+    metadata,
+    Column("board_id", Text, primary_key=True),
+    Column("ref", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("checkpoint_action_id", Text),
+    Column("checkpoint_at", UtcDateTime),
+    Column("flag", Text),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("board_id", Text, primary_key=True),
+    Column("card_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("project", Text),
+    Column("level", Integer, nullable=False),
+    Column("first_seen_action_id", Text, nullable=False),
+)
+
+stage_moves = Table(
+    "stage_moves",
+    metadata,
+    Column("board_id", Text, primary_key=True),
+    Column("source_action_id", Text, primary_key=True),
+    Column("card_id", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("list_id", Text),
+    Column("list_name", Text),
+)
+
+applied_actions = Table(
+    "applied_actions",
+    metadata,
+    Column("board_id", Text, primary_key=True),
+    Column("action_id", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("card_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("text", Text),
+)
+
+# Column names are exactly the fields of records.Entry (the store maps them one to one).
+entries = Table(
+    "entries",
+    metadata,
+    Column("entry_id", Text, primary_key=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("board_id", Text, nullable=False),
+    Column("card_id", Text, nullable=False),
+    Column("student", Text, nullable=False),
+    Column("project", Text),
+    Column("level", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("session_date", Date, nullable=False),
+    Column("duration_minutes", Integer),
+    Column("note", Text, nullable=False),
+    Column("rate_cents", BigInteger, nullable=False),
+    Column("share_percent", Integer, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("mentor", Text, nullable=False),
+    Column("source_action_id", Text, nullable=False),
+    Column("reverses_entry_id", Text, unique=True),
+)
+
+# Column names are exactly the fields of store.OutboxReply.
+replies = Table(
+    "replies",
+    metadata,
+    Column("reply_id", Text, primary_key=True),
+    Column("board_id", Text, nullable=False),
+    Column("card_id", Text, nullable=False),
+    Column("source_action_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempted_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("comment_id", Text),
+    Column("posted_at", UtcDateTime),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+# --- migrations -------------------------------------------------------------------------
+# Each step's DDL is frozen text: once released it never changes (a database that ran it
+# must stay equal to one that runs it later). A change to a table is a new step. Type
+# placeholders: {key} identifiers, {text} free text, {ts} instants, {date}, {cents}.
+
+_TYPES: Mapping[str, Mapping[str, str]] = {
+    "sqlite": {"key": "TEXT", "text": "TEXT", "ts": "TEXT", "date": "TEXT", "cents": "INTEGER"},
+    "postgresql": {
+        "key": 'TEXT COLLATE "C"',
+        "text": "TEXT",
+        "ts": "TIMESTAMPTZ",
+        "date": "DATE",
+        "cents": "BIGINT",
+    },
+}
+
+_BOOTSTRAP = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at {ts} NOT NULL)"""
+
+_V1_TABLES = [
+    """CREATE TABLE boards (
+        board_id {key} PRIMARY KEY,
+        ref {key} NOT NULL UNIQUE,
+        name {text} NOT NULL,
+        checkpoint_action_id {key},
+        checkpoint_at {ts},
+        flag {text})""",
+    """CREATE TABLE cards (
+        board_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        name {text} NOT NULL,
+        project {text},
+        level INTEGER NOT NULL,
+        first_seen_action_id {key} NOT NULL,
+        PRIMARY KEY (board_id, card_id))""",
+    """CREATE TABLE stage_moves (
+        board_id {key} NOT NULL,
+        source_action_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        at {ts} NOT NULL,
+        stage {key} NOT NULL,
+        list_id {key},
+        list_name {text},
+        PRIMARY KEY (board_id, source_action_id))""",
+    "CREATE INDEX stage_moves_by_card ON stage_moves (board_id, card_id, at)",
+    """CREATE TABLE applied_actions (
+        board_id {key} NOT NULL,
+        action_id {key} NOT NULL,
+        version {key} NOT NULL,
+        card_id {key},
+        kind {key} NOT NULL,
+        at {ts} NOT NULL,
+        text {text},
+        PRIMARY KEY (board_id, action_id, version))""",
+    """CREATE TABLE entries (
+        entry_id {key} PRIMARY KEY,
+        recorded_at {ts} NOT NULL,
+        board_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        student {text} NOT NULL,
+        project {text},
+        level INTEGER NOT NULL,
+        status {key} NOT NULL,
+        session_date {date} NOT NULL,
+        duration_minutes INTEGER,
+        note {text} NOT NULL,
+        rate_cents {cents} NOT NULL,
+        share_percent INTEGER NOT NULL,
+        amount_cents {cents} NOT NULL,
+        currency {key} NOT NULL,
+        mentor {key} NOT NULL,
+        source_action_id {key} NOT NULL,
+        reverses_entry_id {key} UNIQUE REFERENCES entries (entry_id))""",
+    "CREATE INDEX entries_in_order ON entries (recorded_at, entry_id)",
+    "CREATE INDEX entries_by_card ON entries (board_id, card_id)",
+    """CREATE TABLE replies (
+        reply_id {key} PRIMARY KEY,
+        board_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        source_action_id {key} NOT NULL,
+        kind {key} NOT NULL,
+        text {text} NOT NULL,
+        status {key} NOT NULL CHECK (status IN ('pending', 'attempted', 'posted')),
+        created_at {ts} NOT NULL,
+        attempted_at {ts},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        comment_id {key},
+        posted_at {ts})""",
+    "CREATE INDEX replies_by_status ON replies (status, created_at, reply_id)",
+    "CREATE TABLE meta (key {key} PRIMARY KEY, value {text} NOT NULL)",
+]
+
+APPEND_ONLY_TABLES = ("entries", "stage_moves", "applied_actions")
+
+
+def _v1_append_only(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+            for table in APPEND_ONLY_TABLES
+            for verb in ("UPDATE", "DELETE")
+        ]
+    # No '%' anywhere: psycopg would read it as a placeholder.
+    statements = [
+        """CREATE FUNCTION trello_sync_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION USING
+                MESSAGE = TG_TABLE_NAME || ' are append-only',
+                ERRCODE = 'restrict_violation';
+        END $$"""
+    ]
+    for table in APPEND_ONLY_TABLES:
+        statements += [
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION trello_sync_append_only()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION trello_sync_append_only()",
+        ]
+    return statements
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    description: str
+    ddl: Mapping[str, Sequence[str]]  # dialect name -> statements, run in order
+
+
+def _render(statements: Sequence[str], dialect: str) -> list[str]:
+    return [statement.format(**_TYPES[dialect]) for statement in statements]
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        1,
+        "boards, cards, stage moves, applied actions, entries, replies, meta",
+        {dialect: _render(_V1_TABLES, dialect) + _v1_append_only(dialect) for dialect in _TYPES},
+    ),
+)
+LATEST_VERSION = STEPS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    return int(
+        conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
+    )
+
+
+def _check_not_newer(version: int) -> None:
+    if version > LATEST_VERSION:
+        raise LedgerError(
+            f"the ledger was written by a newer trello-sync (schema {version}); upgrade trello-sync"
+        )
+
+
+def _serialize(conn: Connection) -> None:
+    """Let one process at a time migrate. SQLite's BEGIN IMMEDIATE already does it."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('trello-sync migrate ' || current_schema()))"
+        )
+
+
+def migrate(engine: Engine, now: datetime) -> int:
+    """Apply the missing steps, each with its schema_version row in one transaction.
+
+    Idempotent; refuses a ledger written by a newer version. Returns the version reached.
+    """
+    dialect = engine.dialect.name
+    if dialect not in _TYPES:
+        raise LedgerError(f"unsupported ledger database {dialect!r}")
+    with write_transaction(engine) as conn:
+        _serialize(conn)
+        conn.exec_driver_sql(_BOOTSTRAP.format(**_TYPES[dialect]))
+        version = current_version(conn)
+    _check_not_newer(version)
+    for step in STEPS:
+        if step.version <= version:
+            continue
+        with write_transaction(engine) as conn:
+            _serialize(conn)
+            # Re-read under the lock: another worker may have run this step meanwhile.
+            version = current_version(conn)
+            _check_not_newer(version)
+            if step.version <= version:
+                continue
+            for statement in step.ddl[dialect]:
+                conn.exec_driver_sql(statement)
+            conn.execute(insert(schema_version).values(version=step.version, applied_at=now))
+            version = step.version
+    return version

@@ -1,0 +1,448 @@
+"""The ledger store on SQLAlchemy Core: one class for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from trello_sync.clock import Clock
+from trello_sync.domain.records import (
+    AppliedAction,
+    BoardView,
+    CardRecord,
+    CardState,
+    Checkpoint,
+    Entry,
+    Plan,
+    PostedReply,
+    StageMove,
+)
+from trello_sync.domain.stages import Stage
+from trello_sync.ledger import schema
+from trello_sync.ledger.schema import (
+    applied_actions,
+    boards,
+    cards,
+    entries,
+    meta,
+    replies,
+    stage_moves,
+    write_transaction,
+)
+from trello_sync.ledger.store import BoardRecord, LedgerConflict, LedgerError, OutboxReply
+
+PENDING, ATTEMPTED, POSTED = "pending", "attempted", "posted"
+IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+STREAM_ROWS = 500  # rows fetched at a time when streaming entries
+
+
+def _nothing() -> None:
+    return None
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+class SqlLedger:
+    """`LedgerStore` on SQLite or PostgreSQL. Build it with `open_ledger(url)`."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        # A crash point for tests: called inside commit(), after the entries are written
+        # and before the checkpoint is. Replace it to raise or to os._exit().
+        self._on_mid_commit: Callable[[], None] = _nothing
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        with self._errors():
+            schema.migrate(self._engine, self._clock.now())
+
+    def schema_version(self) -> int:
+        with self._errors(), self._engine.connect() as conn:
+            return schema.current_version(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- plumbing ------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A database failure becomes one line (never SQL, parameters or a password)."""
+        try:
+            yield
+        except StatementError as error:
+            raise LedgerError(f"ledger database error: {_first_line(error)}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._errors(), write_transaction(self._engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # One snapshot, so that several SELECTs see one state of the ledger (SQLite's
+        # transactions are serializable already; PostgreSQL's default is not).
+        with self._errors(), self._engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows, skipping any whose key already exists (first write wins)."""
+        if not rows:
+            return
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+    def _ensure_board(self, conn: Connection, board_id: str) -> None:
+        self._insert_ignore(conn, boards, [{"board_id": board_id, "ref": board_id, "name": ""}])
+
+    # --- boards --------------------------------------------------------------------------
+    def board_for_ref(self, ref: str) -> BoardRecord | None:
+        with self._read() as conn:
+            rows = list(
+                conn.execute(
+                    select(boards).where(or_(boards.c.ref == ref, boards.c.board_id == ref))
+                )
+            )
+        # A ref names its board before an id that happens to be equal to it.
+        rows.sort(key=lambda row: row.ref != ref)
+        return _board(rows[0]) if rows else None
+
+    def remember_board(self, ref: str, board_id: str, name: str) -> None:
+        with self._write() as conn:
+            # The ref now names this board: another row holding it falls back to its id.
+            conn.execute(
+                update(boards)
+                .where(boards.c.ref == ref, boards.c.board_id != board_id)
+                .values(ref=boards.c.board_id)
+            )
+            self._ensure_board(conn, board_id)
+            conn.execute(
+                update(boards).where(boards.c.board_id == board_id).values(ref=ref, name=name)
+            )
+
+    def boards(self) -> list[BoardRecord]:
+        with self._read() as conn:
+            rows = conn.execute(select(boards).order_by(boards.c.board_id)).all()
+        return [_board(row) for row in rows]
+
+    def flag_board(self, board_id: str, reason: str | None) -> None:
+        with self._write() as conn:
+            self._ensure_board(conn, board_id)
+            conn.execute(update(boards).where(boards.c.board_id == board_id).values(flag=reason))
+
+    # --- the planner's view and the one commit ------------------------------------------
+    def board_view(self, board_id: str) -> BoardView:
+        with self._read() as conn:
+            card_rows = conn.execute(select(cards).where(cards.c.board_id == board_id)).all()
+            move_rows = conn.execute(
+                select(stage_moves)
+                .where(stage_moves.c.board_id == board_id)
+                .order_by(stage_moves.c.at, stage_moves.c.source_action_id)
+            ).all()
+            entry_rows = conn.execute(
+                select(entries)
+                .where(entries.c.board_id == board_id)
+                .order_by(entries.c.recorded_at, entries.c.entry_id)
+            ).all()
+            comment_rows = conn.execute(
+                select(applied_actions).where(
+                    applied_actions.c.board_id == board_id, applied_actions.c.kind == "comment"
+                )
+            ).all()
+            board_row = conn.execute(select(boards).where(boards.c.board_id == board_id)).first()
+        records = {row.card_id: CardRecord(**row._asdict()) for row in card_rows}
+        moves: dict[str, list[StageMove]] = {}
+        for move in map(_move, move_rows):
+            moves.setdefault(move.card_id, []).append(move)
+        card_entries: dict[str, list[Entry]] = {}
+        for entry in map(_entry, entry_rows):
+            card_entries.setdefault(entry.card_id, []).append(entry)
+        states = {}
+        for card_id in sorted(records.keys() | moves.keys() | card_entries.keys()):
+            card_moves, its_entries = moves.get(card_id, []), card_entries.get(card_id, [])
+            record = records.get(card_id) or _stand_in(board_id, card_id, card_moves, its_entries)
+            states[card_id] = CardState(record, tuple(card_moves), tuple(its_entries))
+        return BoardView(
+            board_id=board_id,
+            cards=states,
+            comments=_latest_comments(comment_rows),
+            checkpoint=_board(board_row).checkpoint if board_row else None,
+        )
+
+    def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
+        ids = sorted(set(action_ids))
+        found: set[tuple[str, str]] = set()
+        table = applied_actions
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                query = select(table.c.action_id, table.c.version).where(
+                    table.c.board_id == board_id, table.c.action_id.in_(chunk)
+                )
+                found.update((row.action_id, row.version) for row in conn.execute(query))
+        return found
+
+    def commit(self, board_id: str, plan: Plan) -> None:
+        _check_board(board_id, plan)
+        now = self._clock.now()
+        try:
+            with self._write() as conn:
+                self._write_entries(conn, plan.entries)
+                self._insert_ignore(conn, stage_moves, [_move_row(m) for m in plan.moves])
+                self._insert_ignore(conn, cards, [asdict(card) for card in plan.cards])
+                self._insert_ignore(conn, applied_actions, [asdict(a) for a in plan.applied])
+                reply_rows = [
+                    {**asdict(r), "status": PENDING, "created_at": now, "attempts": 0}
+                    for r in plan.replies
+                ]
+                self._insert_ignore(conn, replies, reply_rows)
+                for posted in plan.posted:
+                    _set_posted(conn, posted, now)
+                self._on_mid_commit()
+                if plan.checkpoint is not None:
+                    self._ensure_board(conn, board_id)
+                    _advance_checkpoint(conn, board_id, plan.checkpoint)
+        except LedgerError as error:
+            # A unique or foreign key violation the checks below did not foresee is still
+            # a conflict with what the ledger holds: the whole plan was rolled back.
+            if isinstance(error.__cause__, IntegrityError):
+                raise LedgerConflict(
+                    f"board {board_id}: the plan conflicts with the ledger "
+                    f"({_first_line(error.__cause__)}); nothing was written"
+                ) from error.__cause__
+            raise
+
+    def _write_entries(self, conn: Connection, new: Sequence[Entry]) -> None:
+        if not new:
+            return
+        stored = {e.entry_id: e for e in self._select_entries(conn, [e.entry_id for e in new])}
+        to_insert: dict[str, Entry] = {}
+        for entry in new:
+            known = stored.get(entry.entry_id) or to_insert.get(entry.entry_id)
+            if known is None:
+                to_insert[entry.entry_id] = entry
+            elif known != entry:
+                differ = [
+                    f.name
+                    for f in fields(Entry)
+                    if getattr(known, f.name) != getattr(entry, f.name)
+                ]
+                raise LedgerConflict(
+                    f"entry {entry.entry_id} already exists with different "
+                    f"{', '.join(differ)}; nothing of this commit was written"
+                )
+        self._check_reversals(conn, list(to_insert.values()))
+        # Originals before reversals, so a reversal's foreign key finds its target.
+        ordered = sorted(to_insert.values(), key=lambda e: e.reverses_entry_id is not None)
+        if ordered:
+            conn.execute(entries.insert(), [asdict(e) for e in ordered])
+
+    def _check_reversals(self, conn: Connection, new: Sequence[Entry]) -> None:
+        by_target: dict[str, str] = {}
+        for entry in new:
+            target = entry.reverses_entry_id
+            if target is None:
+                continue
+            if target in by_target:
+                raise _reversed_twice(target, by_target[target], entry.entry_id)
+            by_target[target] = entry.entry_id
+        targets = sorted(by_target)
+        for chunk in _chunks(targets):
+            query = select(entries.c.entry_id, entries.c.reverses_entry_id).where(
+                entries.c.reverses_entry_id.in_(chunk)
+            )
+            for row in conn.execute(query):
+                raise _reversed_twice(
+                    row.reverses_entry_id, row.entry_id, by_target[row.reverses_entry_id]
+                )
+
+    def _select_entries(self, conn: Connection, ids: Sequence[str]) -> list[Entry]:
+        found: list[Entry] = []
+        for chunk in _chunks(sorted(set(ids))):
+            rows = conn.execute(select(entries).where(entries.c.entry_id.in_(chunk)))
+            found.extend(map(_entry, rows))
+        return found
+
+    # --- the outbox ------------------------------------------------------------------------
+    def replies(self, board_id: str | None = None, status: str | None = None) -> list[OutboxReply]:
+        query = select(replies).order_by(replies.c.created_at, replies.c.reply_id)
+        if board_id is not None:
+            query = query.where(replies.c.board_id == board_id)
+        if status is not None:
+            query = query.where(replies.c.status == status)
+        with self._read() as conn:
+            return [OutboxReply(**row._asdict()) for row in conn.execute(query)]
+
+    def mark_attempted(self, reply_id: str, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(replies)
+                .where(replies.c.reply_id == reply_id)
+                .values(
+                    # A reply already posted stays posted: the attempt is only counted.
+                    status=case((replies.c.status == POSTED, POSTED), else_=ATTEMPTED),
+                    attempted_at=at,
+                    attempts=replies.c.attempts + 1,
+                )
+            )
+
+    def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None:
+        with self._write() as conn:
+            _set_posted(conn, PostedReply(reply_id, comment_id), at)
+
+    # --- reading for exports, reports, checks ----------------------------------------------
+    def entries(self, board_id: str | None = None) -> Iterator[Entry]:
+        query = select(entries).order_by(entries.c.recorded_at, entries.c.entry_id)
+        if board_id is not None:
+            query = query.where(entries.c.board_id == board_id)
+        with self._errors(), self._engine.connect() as conn:
+            # yield_per streams (a server-side cursor on PostgreSQL): memory stays flat.
+            result = conn.execution_options(yield_per=STREAM_ROWS).execute(query)
+            for row in result:
+                yield _entry(row)
+
+    def moves(self, board_id: str | None = None) -> list[StageMove]:
+        query = select(stage_moves).order_by(
+            stage_moves.c.at, stage_moves.c.board_id, stage_moves.c.source_action_id
+        )
+        with self._read() as conn:
+            return [_move(row) for row in conn.execute(_for_board(query, stage_moves, board_id))]
+
+    def cards(self, board_id: str | None = None) -> list[CardRecord]:
+        query = select(cards).order_by(cards.c.board_id, cards.c.card_id)
+        with self._read() as conn:
+            rows = conn.execute(_for_board(query, cards, board_id))
+            return [CardRecord(**row._asdict()) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        upsert = dialect.insert(meta).values(key=key, value=value)
+        with self._write() as conn:
+            conn.execute(
+                upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+            )
+
+
+# --- rows <-> records ---------------------------------------------------------------------
+def _entry(row: Row[Any]) -> Entry:
+    return Entry(**row._asdict())
+
+
+def _move(row: Row[Any]) -> StageMove:
+    return StageMove(**{**row._asdict(), "stage": Stage(row.stage)})
+
+
+def _move_row(move: StageMove) -> dict[str, Any]:
+    return {**asdict(move), "stage": move.stage.value}
+
+
+def _board(row: Row[Any]) -> BoardRecord:
+    checkpoint = None
+    if row.checkpoint_action_id is not None and row.checkpoint_at is not None:
+        checkpoint = Checkpoint(row.checkpoint_action_id, row.checkpoint_at)
+    return BoardRecord(row.board_id, row.ref, row.name, checkpoint, row.flag)
+
+
+def _for_board(query: Select[Any], table: Table, board_id: str | None) -> Select[Any]:
+    return query if board_id is None else query.where(table.c.board_id == board_id)
+
+
+def _latest_comments(rows: Iterable[Row[Any]]) -> dict[str, AppliedAction]:
+    """The latest version of each comment action ("" first), if that version has text.
+
+    A later version without text (a deletion, or an edit into a plain comment) hides the
+    older ones: the planner must not see a command that no longer reads as one.
+    """
+    latest: dict[str, AppliedAction] = {}
+    for row in rows:
+        action = AppliedAction(**row._asdict())
+        known = latest.get(action.action_id)
+        if known is None or action.version > known.version:
+            latest[action.action_id] = action
+    return {key: action for key, action in sorted(latest.items()) if action.text is not None}
+
+
+def _stand_in(
+    board_id: str, card_id: str, moves: Sequence[StageMove], card_entries: Sequence[Entry]
+) -> CardRecord:
+    """A card with history but no card row (the planner always writes one first)."""
+    last = card_entries[-1] if card_entries else None
+    sources = [m.source_action_id for m in moves] + [e.source_action_id for e in card_entries]
+    return CardRecord(
+        board_id=board_id,
+        card_id=card_id,
+        name=last.student if last else "",
+        project=last.project if last else None,
+        level=last.level if last else 0,  # 0: unknown
+        first_seen_action_id=sources[0] if sources else "",
+    )
+
+
+def _set_posted(conn: Connection, posted: PostedReply, at: datetime) -> None:
+    conn.execute(
+        update(replies)
+        .where(replies.c.reply_id == posted.reply_id, replies.c.status != POSTED)
+        .values(status=POSTED, comment_id=posted.comment_id, posted_at=at)
+    )
+
+
+def _advance_checkpoint(conn: Connection, board_id: str, checkpoint: Checkpoint) -> None:
+    """Move the checkpoint forward by (at, action_id); never back. One atomic UPDATE."""
+    at, action_id = boards.c.checkpoint_at, boards.c.checkpoint_action_id
+    conn.execute(
+        update(boards)
+        .where(
+            boards.c.board_id == board_id,
+            or_(
+                at.is_(None),
+                at < checkpoint.at,
+                and_(at == checkpoint.at, action_id < checkpoint.action_id),
+            ),
+        )
+        .values(checkpoint_action_id=checkpoint.action_id, checkpoint_at=checkpoint.at)
+    )
+
+
+def _check_board(board_id: str, plan: Plan) -> None:
+    """A plan is one board's: a record of another board is a bug, refused before writing."""
+    records: list[Any] = [*plan.entries, *plan.moves, *plan.cards, *plan.replies, *plan.applied]
+    strays = sorted({r.board_id for r in records if r.board_id != board_id})
+    if strays:
+        raise LedgerError(f"a plan for board {board_id} holds records of {', '.join(strays)}")
+
+
+def _reversed_twice(target: str, first: str, second: str) -> LedgerConflict:
+    return LedgerConflict(
+        f"entry {second} reverses entry {target}, already reversed by {first}; "
+        "nothing of this commit was written"
+    )

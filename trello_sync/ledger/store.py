@@ -1,0 +1,105 @@
+"""The ledger store protocol: what the sync engine, the outbox and the exports need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from trello_sync.domain.records import (
+    BoardView,
+    CardRecord,
+    Checkpoint,
+    Entry,
+    Plan,
+    StageMove,
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot do what was asked (bad URL, unreachable, newer schema...)."""
+
+
+class LedgerConflict(LedgerError):
+    """An entry id already exists with different content: the whole commit is refused."""
+
+
+@dataclass(frozen=True)
+class OutboxReply:
+    reply_id: str
+    board_id: str
+    card_id: str
+    source_action_id: str
+    kind: str
+    text: str
+    status: str  # "pending", "attempted" or "posted"
+    created_at: datetime
+    attempted_at: datetime | None = None
+    attempts: int = 0
+    comment_id: str | None = None
+    posted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BoardRecord:
+    board_id: str
+    ref: str  # as configured: an id or a short link
+    name: str
+    checkpoint: Checkpoint | None
+    flag: str | None  # why the board was last refused (mass-deletion guard...), or None
+
+
+class LedgerStore(Protocol):
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent; each step and its record in one txn)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- boards ---------------------------------------------------------------------
+    def board_for_ref(self, ref: str) -> BoardRecord | None: ...
+
+    def remember_board(self, ref: str, board_id: str, name: str) -> None: ...
+
+    def boards(self) -> list[BoardRecord]: ...
+
+    def flag_board(self, board_id: str, reason: str | None) -> None:
+        """Set (or clear, with None) the board's flag. Its own small transaction."""
+        ...
+
+    # --- the planner's view and the one commit ---------------------------------------
+    def board_view(self, board_id: str) -> BoardView: ...
+
+    def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """Which (action_id, version) pairs among these ids are already applied."""
+        ...
+
+    def commit(self, board_id: str, plan: Plan) -> None:
+        """Write the whole plan in ONE transaction: entries (an existing entry id with the
+        same content is skipped, with different content raises LedgerConflict and nothing
+        is written), moves, cards (first seen wins), replies (an existing reply id is kept
+        as is), applied actions, posted markers, and the checkpoint (never moved back)."""
+        ...
+
+    # --- the outbox ------------------------------------------------------------------
+    def replies(
+        self, board_id: str | None = None, status: str | None = None
+    ) -> list[OutboxReply]: ...
+
+    def mark_attempted(self, reply_id: str, at: datetime) -> None: ...
+
+    def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None: ...
+
+    # --- reading for exports, reports, checks -----------------------------------------
+    def entries(self, board_id: str | None = None) -> Iterator[Entry]:
+        """Every entry, ordered by (recorded_at, entry_id): deterministic."""
+        ...
+
+    def moves(self, board_id: str | None = None) -> list[StageMove]: ...
+
+    def cards(self, board_id: str | None = None) -> list[CardRecord]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
