@@ -1,0 +1,279 @@
+"""The sandbox state's core: storage, lookups, action recording, members, tokens, access.
+
+Layers: StateBase (here) → BoardState (state_boards.py: boards, lists, labels, custom
+fields, reads) → SandboxState (state.py: card mutations). Thread-safe: one re-entrant
+lock; every public method holds it and returns deep copies, so callers never share
+internals.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import random
+import string
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from trello_sync.sandbox import shapes
+from trello_sync.sandbox.shapes import BadRequest, Json, NotFound, Unauthorized
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="StateBase")
+
+FIELD_TYPES = ("text", "number", "date", "checkbox", "list")
+VALUE_KEYS = ("text", "number", "date", "checked")
+DEFAULT_CARD_ACTION_FILTER = "commentCard,updateCard:idList"
+DEFAULT_LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
+POS_STEP = 16384
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def locked(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Holds the state's lock and returns a deep copy, so callers never share internals."""
+
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return copy.deepcopy(method(self, *args, **kwargs))
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
+class StateBase:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._rng: random.Random = (
+            random.Random(seed) if seed is not None else random.SystemRandom()
+        )
+        self._clock: Callable[[], datetime] = clock or _utc_now
+        self._ids = shapes.ObjectIdFactory(self._rng.getrandbits(28))
+        self.api_key: str = api_key or f"{self._rng.getrandbits(128):032x}"
+        self._members: dict[str, Json] = {}
+        self._tokens: dict[str, str] = {}
+        self._boards: dict[str, Json] = {}
+        self._board_members: dict[str, list[str]] = {}
+        self._next_short: dict[str, int] = {}
+        self._lists: dict[str, Json] = {}
+        self._labels: dict[str, Json] = {}
+        self._fields: dict[str, Json] = {}
+        self._cards: dict[str, Json] = {}
+        self._field_items: dict[str, dict[str, Json]] = {}  # card id → field id → item
+        self._actions: dict[str, Json] = {}
+        self._short_links: set[str] = set()
+
+    # --- clock and helpers ---------------------------------------------------------------
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        with self._lock:
+            self._clock = clock
+
+    def now(self) -> datetime:
+        with self._lock:
+            return shapes.to_utc_ms(self._clock())
+
+    def _when(self, at: datetime | None) -> datetime:
+        return shapes.to_utc_ms(at if at is not None else self._clock())
+
+    def _short_link(self) -> str:
+        alphabet = string.ascii_letters + string.digits
+        while True:
+            link = "".join(self._rng.choice(alphabet) for _ in range(8))
+            if link not in self._short_links:
+                self._short_links.add(link)
+                return link
+
+    def _member(self, ref: str) -> Json:
+        found = self._members.get(ref)
+        if found is None:
+            found = next((m for m in self._members.values() if m["username"] == ref), None)
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _board(self, ref: str) -> Json:
+        if shapes.is_object_id(ref):
+            found = self._boards.get(ref.lower())
+        elif shapes.SHORT_LINK_RE.match(ref):
+            found = next((b for b in self._boards.values() if b["shortLink"] == ref), None)
+        else:
+            raise BadRequest("invalid id")
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _list(self, list_id: str) -> Json:
+        if not shapes.is_object_id(list_id):
+            raise BadRequest("invalid value for idList")
+        found = self._lists.get(list_id.lower())
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _card(self, ref: str) -> Json:
+        if shapes.is_object_id(ref):
+            found = self._cards.get(ref.lower())
+        elif shapes.SHORT_LINK_RE.match(ref):
+            found = next((c for c in self._cards.values() if c["shortLink"] == ref), None)
+        else:
+            raise BadRequest("invalid id")
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _action(self, action_id: str) -> Json:
+        if not shapes.is_object_id(action_id):
+            raise BadRequest("invalid id")
+        found = self._actions.get(action_id.lower())
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _label(self, board_id: str, ref: str) -> Json:
+        found = self._labels.get(ref)
+        if found is None:
+            found = next(
+                (
+                    lb
+                    for lb in self._labels.values()
+                    if lb["idBoard"] == board_id and lb["name"] == ref
+                ),
+                None,
+            )
+        if found is None or found["idBoard"] != board_id:
+            raise BadRequest("invalid value for idLabel")
+        return found
+
+    def _field(self, board_id: str, ref: str) -> Json:
+        found = self._fields.get(ref)
+        if found is None:
+            found = next(
+                (f for f in self._fields.values() if f["idModel"] == board_id and f["name"] == ref),
+                None,
+            )
+        if found is None or found["idModel"] != board_id:
+            raise NotFound()
+        return found
+
+    @staticmethod
+    def _board_ref(board: Json) -> Json:
+        return {"id": board["id"], "name": board["name"], "shortLink": board["shortLink"]}
+
+    @staticmethod
+    def _list_ref(lst: Json) -> Json:
+        return {"id": lst["id"], "name": lst["name"]}
+
+    @staticmethod
+    def _card_ref(card: Json, **extra: Any) -> Json:
+        ref = {k: card[k] for k in ("id", "name", "idShort", "shortLink")}
+        ref.update(extra)
+        return ref
+
+    def _record(
+        self, actor: str, action_type: str, data: Json, key: str, at: datetime | None
+    ) -> Json:
+        member = self._member(actor)
+        when = self._when(at)
+        action = shapes.action_envelope(self._ids.new(when), action_type, when, member, data, key)
+        self._actions[action["id"]] = action
+        stamp = action["date"]
+        card = self._cards.get((data.get("card") or {}).get("id", ""))
+        if card is not None:
+            card["dateLastActivity"] = max(card["dateLastActivity"], stamp)
+        board = self._boards.get((data.get("board") or {}).get("id", ""))
+        if board is not None:
+            board["dateLastActivity"] = max(board["dateLastActivity"] or stamp, stamp)
+        return action
+
+    def _next_pos(self, items: Iterable[Json]) -> float:
+        return max((float(i["pos"]) for i in items), default=0.0) + POS_STEP
+
+    # --- members and tokens --------------------------------------------------------------
+
+    @locked
+    def add_member(self, username: str, full_name: str) -> Json:
+        if any(m["username"] == username for m in self._members.values()):
+            raise BadRequest("username already taken")
+        member_id = self._ids.new(self._when(None))
+        member = {
+            "id": member_id,
+            "username": username,
+            "fullName": full_name,
+            "initials": shapes.initials(full_name),
+            "avatarHash": None,
+        }
+        self._members[member_id] = member
+        return member
+
+    @locked
+    def add_token(self, member_ref: str, token: str | None = None) -> str:
+        member = self._member(member_ref)
+        token = token or f"{self._rng.getrandbits(256):064x}"
+        self._tokens[token] = member["id"]
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    @locked
+    def authenticate(self, key: str | None, token: str | None) -> str:
+        """The id of the member behind (key, token); 401 `invalid key` / `invalid token`."""
+        if not key or key != self.api_key:
+            raise Unauthorized("invalid key")
+        member_id = self._tokens.get(token or "")
+        if member_id is None:
+            raise Unauthorized("invalid token")
+        return member_id
+
+    @locked
+    def member_for_token(self, token: str) -> Json:
+        member_id = self._tokens.get(token)
+        if member_id is None:
+            raise Unauthorized("invalid token")
+        return self._member_json(self._members[member_id])
+
+    @locked
+    def member(self, member_ref: str) -> Json:
+        return self._member_json(self._member(member_ref))
+
+    def _member_json(self, member: Json) -> Json:
+        boards = [b for b, ms in self._board_members.items() if member["id"] in ms]
+        return {**member, "idBoards": boards, "url": f"https://trello.com/{member['username']}"}
+
+    # --- access --------------------------------------------------------------------------
+
+    @locked
+    def check_board_access(self, member_ref: str, board_ref: str) -> str:
+        """The board's id if the member may see it; 401 `unauthorized permission requested`."""
+        board = self._board(board_ref)
+        if self._member(member_ref)["id"] not in self._board_members[board["id"]]:
+            raise Unauthorized("unauthorized permission requested")
+        return str(board["id"])
+
+    @locked
+    def check_card_access(self, member_ref: str, card_ref: str) -> str:
+        card = self._card(card_ref)
+        if self._member(member_ref)["id"] not in self._board_members[card["idBoard"]]:
+            raise Unauthorized("unauthorized card permission requested")
+        return str(card["id"])
+
+    @locked
+    def check_action_access(self, member_ref: str, action_id: str) -> str:
+        action = self._action(action_id)
+        board_id = (action["data"].get("board") or {}).get("id", "")
+        if self._member(member_ref)["id"] not in self._board_members.get(board_id, []):
+            raise Unauthorized("unauthorized permission requested")
+        return str(action["id"])

@@ -1,0 +1,152 @@
+"""FakeTrello: the in-memory TrelloPort, calling the sandbox's state directly (no HTTP).
+
+Same semantics as the HTTP client: the token is checked on every call, the board's feed is
+paged newest first with `before=<oldest id of the last page>`, de-duplicated by id and
+returned oldest first; errors are the port's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unauthorized
+from trello_sync.sandbox.state import SandboxState
+from trello_sync.trello.http import _auth_message
+from trello_sync.trello.port import (
+    ACTION_FILTER,
+    BoardSnapshot,
+    Json,
+    PageProgress,
+    TrelloAuthError,
+    TrelloError,
+    TrelloNotFound,
+)
+
+MAX_PAGE_SIZE = 1000
+
+# One page of a newest-first feed: (before, limit) → actions.
+FetchPage = Callable[[str | None, int], list[Json]]
+
+
+def _page_all(fetch: FetchPage, page_size: int, on_page: PageProgress | None = None) -> list[Json]:
+    """Pages newest first with `before=` until a short page; oldest first, unique by id."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    seen: dict[str, Json] = {}
+    before: str | None = None
+    oldest_date: str | None = None
+    while True:
+        page = fetch(before, page_size)
+        for action in page:
+            seen.setdefault(action["id"], action)
+            if oldest_date is None or action["date"] < oldest_date:
+                oldest_date = action["date"]
+        if on_page is not None:
+            on_page(len(seen), oldest_date)
+        if len(page) < page_size:
+            break
+        next_before = min(page, key=lambda a: (a["date"], a["id"]))["id"]
+        if next_before == before:  # no progress: a page of one instant; stop rather than loop
+            break
+        before = next_before
+    return sorted(seen.values(), key=lambda a: (a["date"], a["id"]))
+
+
+@contextmanager
+def _port_errors() -> Iterator[None]:
+    """The sandbox's errors as the port's exceptions."""
+    try:
+        yield
+    except Unauthorized as error:
+        # Worded as HttpTrello words it: names the setting, never its value.
+        raise TrelloAuthError(_auth_message(error.message, "this request")) from None
+    except NotFound as error:
+        raise TrelloNotFound(error.message) from None
+    except (BadRequest, SandboxError) as error:
+        raise TrelloError(f"HTTP {error.status}: {error.message}") from None
+
+
+class FakeTrello:
+    """A TrelloPort over a SandboxState, acting as the member who owns `token`."""
+
+    def __init__(self, state: SandboxState, token: str) -> None:
+        self.state = state
+        self._token = token
+
+    def __repr__(self) -> str:  # never show the token
+        return "FakeTrello(state=..., token=***)"
+
+    def _member_id(self) -> str:
+        with _port_errors():
+            return str(self.state.member_for_token(self._token)["id"])
+
+    def _board_id(self, board_ref: str) -> str:
+        member = self._member_id()
+        with _port_errors():
+            return self.state.check_board_access(member, board_ref)
+
+    def _card_id(self, card_ref: str) -> str:
+        member = self._member_id()
+        with _port_errors():
+            return self.state.check_card_access(member, card_ref)
+
+    def me(self) -> Json:
+        with _port_errors():
+            member = self.state.member_for_token(self._token)
+        return {k: member[k] for k in ("id", "username", "fullName", "initials", "idBoards")}
+
+    def board(self, board_ref: str) -> Json:
+        board_id = self._board_id(board_ref)
+        with _port_errors():
+            return self.state.board(board_id)
+
+    def board_actions(
+        self,
+        board_id: str,
+        *,
+        since: str | None = None,
+        action_filter: str = ACTION_FILTER,
+        page_size: int = 1000,
+        on_page: PageProgress | None = None,
+    ) -> list[Json]:
+        resolved = self._board_id(board_id)
+
+        def fetch(before: str | None, limit: int) -> list[Json]:
+            self._member_id()  # a token revoked while paging fails the next page
+            with _port_errors():
+                return self.state.board_actions(
+                    resolved, filter=action_filter, since=since, before=before, limit=limit
+                )
+
+        return _page_all(fetch, page_size, on_page)
+
+    def board_snapshot(self, board_id: str) -> BoardSnapshot:
+        resolved = self._board_id(board_id)
+        with _port_errors():
+            return BoardSnapshot(
+                board=self.state.board(resolved),
+                lists=tuple(self.state.board_lists(resolved, "all")),
+                cards=tuple(
+                    self.state.board_cards(resolved, "open", custom_field_items=True)
+                    + self.state.board_cards(resolved, "closed", custom_field_items=True)
+                ),
+                custom_fields=tuple(self.state.board_custom_fields(resolved)),
+            )
+
+    def card_comments(self, card_id: str) -> list[Json]:
+        resolved = self._card_id(card_id)
+
+        def fetch(before: str | None, limit: int) -> list[Json]:
+            with _port_errors():
+                return self.state.card_actions(
+                    resolved, filter="commentCard", before=before, limit=limit
+                )
+
+        return _page_all(fetch, MAX_PAGE_SIZE)
+
+    def post_comment(self, card_id: str, text: str) -> Json:
+        member = self._member_id()
+        resolved = self._card_id(card_id)
+        with _port_errors():
+            return self.state.comment(member, resolved, text)
