@@ -87,6 +87,12 @@ class SqlLedger:
     def close(self) -> None:
         self._engine.dispose()
 
+    def __enter__(self) -> SqlLedger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # --- plumbing ------------------------------------------------------------------------
     @contextmanager
     def _errors(self) -> Iterator[None]:

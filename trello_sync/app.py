@@ -1,0 +1,63 @@
+"""Wiring: from settings to a ledger, a Trello client and a syncer (the only place that
+knows which concrete parts are used)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from trello_sync.clock import Clock
+from trello_sync.ledger.open import open_ledger
+from trello_sync.ledger.sql import SqlLedger
+from trello_sync.settings import ConfigError, Settings
+from trello_sync.sync import ProgressFactory, Syncer
+from trello_sync.trello.client import HttpTrello
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    ledger: SqlLedger
+    trello: HttpTrello | None
+    syncer: Syncer | None
+
+    def require_syncer(self) -> Syncer:
+        if self.syncer is None:
+            raise ConfigError("this command needs Trello: set TRELLO_API_KEY and TRELLO_TOKEN")
+        return self.syncer
+
+
+def make_trello(settings: Settings, clock: Clock) -> HttpTrello:
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise ConfigError("TRELLO_API_KEY is not set (your key from trello.com/power-ups/admin)")
+    if settings.token is None or not settings.token.get_secret_value():
+        raise ConfigError("TRELLO_TOKEN is not set (a token authorised for your key)")
+    return HttpTrello(
+        settings.api_url,
+        settings.api_key.get_secret_value(),
+        settings.token.get_secret_value(),
+        clock=clock,
+    )
+
+
+@contextmanager
+def open_app(
+    settings: Settings,
+    clock: Clock,
+    *,
+    need_trello: bool = True,
+    progress: ProgressFactory | None = None,
+) -> Iterator[App]:
+    if need_trello and not settings.boards:
+        raise ConfigError("TRELLO_SYNC_BOARDS: no board to sync (comma-separated ids or links)")
+    trello = make_trello(settings, clock) if need_trello else None
+    ledger = open_ledger(settings.database_url, clock=clock)
+    try:
+        syncer = Syncer(settings, trello, ledger, clock, progress) if trello else None
+        yield App(settings, clock, ledger, trello, syncer)
+    finally:
+        ledger.close()
+        if trello is not None:
+            trello.close()

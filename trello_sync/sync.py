@@ -1,0 +1,274 @@
+"""One sync pass of a board: fetch, plan, commit once, then post the replies.
+
+The impure shell around the pure planner. A board whose cycle fails (Trello gave up,
+a malformed answer, a ledger conflict) commits nothing and is reported; the other
+boards still sync. Only a bad key or token stops the whole pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from trello_sync.clock import Clock
+from trello_sync.crash import crash_point
+from trello_sync.domain.actions import (
+    Action,
+    MalformedAction,
+    format_instant,
+    parse_action,
+    parse_instant,
+)
+from trello_sync.domain.facts import empty_board_problem, facts_from_snapshot
+from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
+from trello_sync.domain.records import BoardView, Checkpoint, Plan
+from trello_sync.domain.views import apply_plan, merge_plans
+from trello_sync.ledger.store import LedgerConflict, LedgerStore
+from trello_sync.outbox import Outbox, OutboxResult
+from trello_sync.settings import Settings
+from trello_sync.trello.port import (
+    Json,
+    PageProgress,
+    TrelloAuthError,
+    TrelloError,
+    TrelloNotFound,
+    TrelloPort,
+)
+
+log = logging.getLogger(__name__)
+
+REREAD_META = "last_comment_reread:"
+# An idle poll moves the checkpoint over already-applied actions only past this many.
+IDLE_WINDOW_LIMIT = 100
+
+# Opens a progress display for a board's first sync; returns the page callback and a
+# function that closes the display.
+ProgressFactory = Callable[[str], tuple[PageProgress, Callable[[], None]]]
+
+
+@dataclass
+class BoardOutcome:
+    ref: str
+    board_id: str | None = None
+    name: str = ""
+    first_sync: bool = False
+    fetched: int = 0
+    applied: int = 0
+    entries: int = 0
+    moves: int = 0
+    replies_planned: int = 0
+    reread: bool = False
+    outbox: OutboxResult = field(default_factory=OutboxResult)
+    problem: str | None = None  # why this board's cycle recorded nothing
+
+
+def _latest(raw: list[Json]) -> Checkpoint | None:
+    if not raw:
+        return None
+    newest = max(raw, key=lambda item: (parse_instant(str(item["date"])), str(item["id"])))
+    return Checkpoint(str(newest["id"]), parse_instant(str(newest["date"])))
+
+
+class Syncer:
+    def __init__(
+        self,
+        settings: Settings,
+        trello: TrelloPort,
+        ledger: LedgerStore,
+        clock: Clock,
+        progress: ProgressFactory | None = None,
+    ) -> None:
+        self._settings = settings
+        self._trello = trello
+        self._ledger = ledger
+        self._clock = clock
+        self._progress = progress
+        self._mentors: frozenset[str] | None = None
+        self._table = settings.project_table()
+        self.outbox = Outbox(trello, ledger, clock, settings.reply_lease)
+
+    def set_progress(self, progress: ProgressFactory | None) -> None:
+        self._progress = progress
+
+    # --- the pass -------------------------------------------------------------------
+    def sync_all(self, *, force_reread: bool = False, post: bool = True) -> list[BoardOutcome]:
+        return [
+            self.sync_board(ref, force_reread=force_reread, post=post)
+            for ref in self._settings.boards
+        ]
+
+    def sync_board(
+        self, ref: str, *, force_reread: bool = False, post: bool = True
+    ) -> BoardOutcome:
+        outcome = BoardOutcome(ref)
+        try:
+            self._cycle(ref, outcome, force_reread)
+        except TrelloAuthError:
+            raise
+        except TrelloNotFound:
+            outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
+        except (TrelloError, MalformedAction, LedgerConflict) as error:
+            outcome.problem = str(error)
+        if outcome.problem:
+            log.error("board %s: %s", ref, outcome.problem)
+            return outcome
+        if post and outcome.board_id:
+            crash_point("after_commit_before_post")
+            try:
+                outcome.outbox = self.outbox.post_pending(outcome.board_id)
+            except TrelloAuthError:
+                raise
+            except TrelloError as error:
+                outcome.problem = f"replies not all posted: {error}"
+        return outcome
+
+    # --- one board --------------------------------------------------------------------
+    def _cycle(self, ref: str, outcome: BoardOutcome, force_reread: bool) -> None:
+        board_id = self._board_id(ref, outcome)
+        view = self._ledger.board_view(board_id)
+        first = view.checkpoint is None
+        outcome.first_sync = first
+        now = self._clock.now()
+
+        raw = self._fetch(board_id, view.checkpoint, first)
+        outcome.fetched = len(raw)
+        actions = self._unapplied(board_id, [parse_action(item) for item in raw])
+
+        reread_due = first or force_reread or self._reread_due(board_id, now)
+        window_start = self._window_start(now)
+        current_comments: frozenset[str] = frozenset()
+        if reread_due and not first:
+            comments = self._trello.board_actions(
+                board_id, since=format_instant(window_start), action_filter="commentCard"
+            )
+            parsed = [parse_action(item) for item in comments]
+            current_comments = frozenset(a.id for a in parsed)
+            known = {a.id for a in actions}
+            actions += [a for a in self._unapplied(board_id, parsed) if a.id not in known]
+
+        if not actions and not (reread_due and not first and view.comments):
+            self._advance_over_applied(board_id, view.checkpoint, raw)
+            if reread_due:
+                self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
+            return
+
+        facts, problem = self._facts(board_id, view)
+        if problem:
+            self._ledger.flag_board(board_id, problem)
+            outcome.problem = problem
+            return
+        config = self._planner_config(now, actions)
+        result = plan(actions, view, facts, config, advance_checkpoint=False)
+        latest = _latest(raw)
+        if latest is not None:
+            # Everything up to the newest action of this (complete) fetch has been seen.
+            result = replace(result, checkpoint=latest)
+        if reread_due and not first:
+            deleted = plan_deleted_comments(
+                current_comments, window_start, apply_plan(view, result), facts, config, now
+            )
+            result = merge_plans(result, deleted)
+        if not result.is_empty or result.checkpoint:
+            self._ledger.commit(board_id, result)
+        if reread_due:
+            self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
+        if self._was_flagged(board_id):
+            self._ledger.flag_board(board_id, None)
+        outcome.applied = len(result.applied)
+        outcome.entries = len(result.entries)
+        outcome.moves = len(result.moves)
+        outcome.replies_planned = len(result.replies)
+        outcome.reread = reread_due
+
+    def _advance_over_applied(
+        self, board_id: str, checkpoint: Checkpoint | None, raw: list[Json]
+    ) -> None:
+        """Nothing new, but the fetch returned actions already applied (our own replies,
+        recorded when posted; or a rewound checkpoint). Moving the checkpoint is a write,
+        and an idle poll should write nothing: so it moves only when the window has grown
+        enough to cost something, or when there was no checkpoint at all."""
+        latest = _latest(raw)
+        if latest is None:
+            return
+        newer = checkpoint is None or (latest.at, latest.action_id) > (
+            checkpoint.at,
+            checkpoint.action_id,
+        )
+        if newer and (checkpoint is None or len(raw) >= IDLE_WINDOW_LIMIT):
+            self._ledger.commit(board_id, Plan(checkpoint=latest))
+
+    def _board_id(self, ref: str, outcome: BoardOutcome) -> str:
+        record = self._ledger.board_for_ref(ref)
+        if record is not None:
+            outcome.board_id, outcome.name = record.board_id, record.name
+            return record.board_id
+        board = self._trello.board(ref)
+        board_id, name = str(board["id"]), str(board.get("name") or "")
+        self._ledger.remember_board(ref, board_id, name)
+        outcome.board_id, outcome.name = board_id, name
+        return board_id
+
+    def _was_flagged(self, board_id: str) -> bool:
+        return any(b.board_id == board_id and b.flag for b in self._ledger.boards())
+
+    def _fetch(self, board_id: str, checkpoint: Checkpoint | None, first: bool) -> list[Json]:
+        since = None
+        if checkpoint is not None:
+            overlap = timedelta(seconds=self._settings.overlap_seconds)
+            since = format_instant(checkpoint.at - overlap)
+        if first and self._progress is not None:
+            on_page, close = self._progress(board_id)
+            try:
+                return self._trello.board_actions(board_id, since=since, on_page=on_page)
+            finally:
+                close()
+        return self._trello.board_actions(board_id, since=since)
+
+    def _unapplied(self, board_id: str, actions: list[Action]) -> list[Action]:
+        if not actions:
+            return []
+        done = self._ledger.applied_versions(board_id, {a.id for a in actions})
+        seen: set[tuple[str, str]] = set()
+        fresh = []
+        for action in actions:
+            key = (action.id, action.version)
+            if key not in done and key not in seen:
+                seen.add(key)
+                fresh.append(action)
+        return fresh
+
+    def _facts(self, board_id: str, view: BoardView) -> tuple[BoardFacts, str | None]:
+        snapshot = self._trello.board_snapshot(board_id)
+        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view)
+        facts = facts_from_snapshot(
+            snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
+        )
+        return facts, problem
+
+    def _reread_due(self, board_id: str, now: datetime) -> bool:
+        last = self._ledger.get_meta(REREAD_META + board_id)
+        if last is None:
+            return True
+        return now - parse_instant(last) >= timedelta(seconds=self._settings.reread_interval)
+
+    def _window_start(self, now: datetime) -> datetime:
+        """The start of the open months: the first day of last month, local midnight."""
+        local = now.astimezone(self._settings.zone)
+        first_of_month = local.date().replace(day=1)
+        last_month = (first_of_month - timedelta(days=1)).replace(day=1)
+        return datetime.combine(last_month, datetime.min.time(), self._settings.zone)
+
+    def mentors(self) -> frozenset[str]:
+        if self._mentors is None:
+            configured = self._settings.mentors
+            self._mentors = frozenset(configured or [str(self._trello.me()["username"])])
+        return self._mentors
+
+    def _planner_config(self, now: datetime, actions: list[Action]) -> PlannerConfig:
+        reply_since = now - timedelta(days=self._settings.reply_history_days)
+        # Asking Trello who owns the token costs a request: only when a command needs it.
+        commands = any(a.text and a.text.lstrip().startswith("/") for a in actions)
+        mentors = self.mentors() if commands else frozenset()
+        return self._settings.planner_config(mentors, reply_since)
