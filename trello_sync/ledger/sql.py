@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, or_, select, update
@@ -13,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from trello_sync.clock import Clock
+from trello_sync.crash import crash_point
 from trello_sync.domain.records import (
     AppliedAction,
     BoardView,
@@ -43,10 +45,6 @@ IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter lim
 STREAM_ROWS = 500  # rows fetched at a time when streaming entries
 
 
-def _nothing() -> None:
-    return None
-
-
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), IN_CHUNK):
         yield items[start : start + IN_CHUNK]
@@ -66,7 +64,8 @@ class SqlLedger:
         self._clock = clock
         # A crash point for tests: called inside commit(), after the entries are written
         # and before the checkpoint is. Replace it to raise or to os._exit().
-        self._on_mid_commit: Callable[[], None] = _nothing
+        # A named crash point (RELIABILITY 3): tests kill the process inside the commit.
+        self._on_mid_commit: Callable[[], None] = partial(crash_point, "mid_commit")
 
     @property
     def engine(self) -> Engine:
