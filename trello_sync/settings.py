@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     )
     max_students: int = Field(20, ge=1, description="Recommended maximum of active students.")
     pause_warning_days: int = Field(14, ge=1, description="Days in paused before a reminder.")
+    nudge_days: int = Field(
+        14, ge=1, description="Days an active student may go without a session before a nudge."
+    )
     default_level: int = Field(2, description="Level of a project not in the project table.")
     stages: dict[str, list[str]] = Field(
         default_factory=dict, description="List-name aliases per stage."

@@ -23,7 +23,8 @@ from trello_sync.domain.actions import (
 )
 from trello_sync.domain.facts import empty_board_problem, facts_from_snapshot
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
-from trello_sync.domain.records import BoardView, Checkpoint, Plan
+from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
+from trello_sync.domain.reminders import plan_reminders
 from trello_sync.domain.views import apply_plan, merge_plans
 from trello_sync.ledger.store import LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
@@ -150,6 +151,10 @@ class Syncer:
 
         if not actions and not (reread_due and not first and view.comments):
             self._advance_over_applied(board_id, view.checkpoint, raw)
+            reminders = self._new_reminders(board_id, view, now)
+            if reminders:
+                self._ledger.commit(board_id, Plan(replies=tuple(reminders)))
+                outcome.replies_planned = len(reminders)
             if reread_due:
                 self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
             return
@@ -170,6 +175,8 @@ class Syncer:
                 current_comments, window_start, apply_plan(view, result), facts, config, now
             )
             result = merge_plans(result, deleted)
+        reminders = self._new_reminders(board_id, apply_plan(view, result), now)
+        result = replace(result, replies=result.replies + tuple(reminders))
         if not result.is_empty or result.checkpoint:
             self._ledger.commit(board_id, result)
         if reread_due:
@@ -198,6 +205,20 @@ class Syncer:
         )
         if newer and (checkpoint is None or len(raw) >= IDLE_WINDOW_LIMIT):
             self._ledger.commit(board_id, Plan(checkpoint=latest))
+
+    def _new_reminders(self, board_id: str, view: BoardView, now: datetime) -> list[Reply]:
+        """Time-driven replies not in the outbox yet (so an idle poll still writes nothing)."""
+        due = plan_reminders(
+            view,
+            now,
+            pause_warning_days=self._settings.pause_warning_days,
+            nudge_days=self._settings.nudge_days,
+            tz=self._settings.zone,
+        )
+        if not due:
+            return []
+        known = {reply.reply_id for reply in self._ledger.replies(board_id)}
+        return [reply for reply in due if reply.reply_id not in known]
 
     def _board_id(self, ref: str, outcome: BoardOutcome) -> str:
         record = self._ledger.board_for_ref(ref)
