@@ -35,7 +35,12 @@ from trello_sync.sandbox.state import SandboxState
 
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
-REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 _AUTH_PAIR = r'(\w+)="([^"]*)"'
 
 

@@ -7,12 +7,13 @@ returned oldest first; errors are the port's exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unauthorized
 from trello_sync.sandbox.state import SandboxState
 from trello_sync.trello.http import _auth_message
+from trello_sync.trello.pager import fetch_all_actions
 from trello_sync.trello.port import (
     ACTION_FILTER,
     BoardSnapshot,
@@ -22,35 +23,6 @@ from trello_sync.trello.port import (
     TrelloError,
     TrelloNotFound,
 )
-
-MAX_PAGE_SIZE = 1000
-
-# One page of a newest-first feed: (before, limit) → actions.
-FetchPage = Callable[[str | None, int], list[Json]]
-
-
-def _page_all(fetch: FetchPage, page_size: int, on_page: PageProgress | None = None) -> list[Json]:
-    """Pages newest first with `before=` until a short page; oldest first, unique by id."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-    seen: dict[str, Json] = {}
-    before: str | None = None
-    oldest_date: str | None = None
-    while True:
-        page = fetch(before, page_size)
-        for action in page:
-            seen.setdefault(action["id"], action)
-            if oldest_date is None or action["date"] < oldest_date:
-                oldest_date = action["date"]
-        if on_page is not None:
-            on_page(len(seen), oldest_date)
-        if len(page) < page_size:
-            break
-        next_before = min(page, key=lambda a: (a["date"], a["id"]))["id"]
-        if next_before == before:  # no progress: a page of one instant; stop rather than loop
-            break
-        before = next_before
-    return sorted(seen.values(), key=lambda a: (a["date"], a["id"]))
 
 
 @contextmanager
@@ -112,14 +84,21 @@ class FakeTrello:
     ) -> list[Json]:
         resolved = self._board_id(board_id)
 
-        def fetch(before: str | None, limit: int) -> list[Json]:
+        def fetch(params: dict[str, str]) -> list[Json]:
             self._member_id()  # a token revoked while paging fails the next page
             with _port_errors():
                 return self.state.board_actions(
-                    resolved, filter=action_filter, since=since, before=before, limit=limit
+                    resolved,
+                    filter=params["filter"],
+                    since=params.get("since"),
+                    before=params.get("before"),
+                    limit=int(params["limit"]),
                 )
 
-        return _page_all(fetch, page_size, on_page)
+        # The same pager as the HTTP client: one paging algorithm, held to one contract.
+        return fetch_all_actions(
+            fetch, since=since, action_filter=action_filter, page_size=page_size, on_page=on_page
+        )
 
     def board_snapshot(self, board_id: str) -> BoardSnapshot:
         resolved = self._board_id(board_id)
@@ -137,13 +116,16 @@ class FakeTrello:
     def card_comments(self, card_id: str) -> list[Json]:
         resolved = self._card_id(card_id)
 
-        def fetch(before: str | None, limit: int) -> list[Json]:
+        def fetch(params: dict[str, str]) -> list[Json]:
             with _port_errors():
                 return self.state.card_actions(
-                    resolved, filter="commentCard", before=before, limit=limit
+                    resolved,
+                    filter=params["filter"],
+                    before=params.get("before"),
+                    limit=int(params["limit"]),
                 )
 
-        return _page_all(fetch, MAX_PAGE_SIZE)
+        return fetch_all_actions(fetch, since=None, action_filter="commentCard")
 
     def post_comment(self, card_id: str, text: str) -> Json:
         member = self._member_id()
