@@ -14,6 +14,7 @@ Tables (one row of each is...):
   ``reverses_entry_id`` UNIQUE and a foreign key: an entry is reversed at most once).
 - ``replies`` (reply_id PK; board_id, card_id, source_action_id, kind, text, status,
   created_at, attempted_at, attempts, comment_id, posted_at): the outbox.
+- ``board_leases`` (board_key PK; owner, fence, expires_at): which worker handles a board.
 - ``meta`` (key PK, value): small facts such as the last nightly export.
 
 ``entries``, ``stage_moves`` and ``applied_actions`` refuse UPDATE and DELETE in the
@@ -189,6 +190,17 @@ replies = Table(
     Column("posted_at", UtcDateTime),
 )
 
+# Which worker handles a board, until when; `fence` grows each time the board changes
+# hands, so a worker whose lease ran out cannot commit over its successor.
+board_leases = Table(
+    "board_leases",
+    metadata,
+    Column("board_key", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("fence", Integer, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -331,11 +343,24 @@ def _render(statements: Sequence[str], dialect: str) -> list[str]:
     return [statement.format(**_TYPES[dialect]) for statement in statements]
 
 
+_V2_LEASES = [
+    """CREATE TABLE board_leases (
+        board_key {key} PRIMARY KEY,
+        owner {key} NOT NULL,
+        fence INTEGER NOT NULL,
+        expires_at {ts} NOT NULL)""",
+]
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
         "boards, cards, stage moves, applied actions, entries, replies, meta",
         {dialect: _render(_V1_TABLES, dialect) + _v1_append_only(dialect) for dialect in _TYPES},
+    ),
+    Step(
+        2,
+        "board leases, so that several workers share one ledger",
+        {dialect: _render(_V2_LEASES, dialect) for dialect in _TYPES},
     ),
 )
 LATEST_VERSION = STEPS[-1].version

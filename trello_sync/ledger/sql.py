@@ -27,7 +27,7 @@ from trello_sync.domain.records import (
     StageMove,
 )
 from trello_sync.domain.stages import Stage
-from trello_sync.ledger import schema
+from trello_sync.ledger import leases, schema
 from trello_sync.ledger.schema import (
     applied_actions,
     boards,
@@ -38,7 +38,13 @@ from trello_sync.ledger.schema import (
     stage_moves,
     write_transaction,
 )
-from trello_sync.ledger.store import BoardRecord, LedgerConflict, LedgerError, OutboxReply
+from trello_sync.ledger.store import (
+    BoardRecord,
+    Lease,
+    LedgerConflict,
+    LedgerError,
+    OutboxReply,
+)
 
 PENDING, ATTEMPTED, POSTED = "pending", "attempted", "posted"
 IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
@@ -212,11 +218,13 @@ class SqlLedger:
                 found.update((row.action_id, row.version) for row in conn.execute(query))
         return found
 
-    def commit(self, board_id: str, plan: Plan) -> None:
+    def commit(self, board_id: str, plan: Plan, lease: Lease | None = None) -> None:
         _check_board(board_id, plan)
         now = self._clock.now()
         try:
             with self._write() as conn:
+                if lease is not None:
+                    leases.check(conn, lease, now)
                 self._write_entries(conn, plan.entries)
                 self._insert_ignore(conn, stage_moves, [_move_row(m) for m in plan.moves])
                 self._insert_ignore(conn, cards, [asdict(card) for card in plan.cards])
@@ -303,8 +311,10 @@ class SqlLedger:
         with self._read() as conn:
             return [OutboxReply(**row._asdict()) for row in conn.execute(query)]
 
-    def mark_attempted(self, reply_id: str, at: datetime) -> None:
+    def mark_attempted(self, reply_id: str, at: datetime, lease: Lease | None = None) -> None:
         with self._write() as conn:
+            if lease is not None:
+                leases.check(conn, lease, self._clock.now())
             conn.execute(
                 update(replies)
                 .where(replies.c.reply_id == reply_id)
@@ -319,6 +329,21 @@ class SqlLedger:
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None:
         with self._write() as conn:
             _set_posted(conn, PostedReply(reply_id, comment_id), at)
+
+    # --- several workers ------------------------------------------------------------------
+    def claim_boards(
+        self, owner: str, keys: Iterable[str], lease_seconds: float, limit: int | None = None
+    ) -> list[Lease]:
+        with self._write() as conn:
+            return leases.claim(conn, owner, keys, lease_seconds, self._clock.now(), limit)
+
+    def release_leases(self, owner: str) -> None:
+        with self._write() as conn:
+            leases.release(conn, owner)
+
+    def live_owners(self) -> set[str]:
+        with self._read() as conn:
+            return leases.live_owners(conn, self._clock.now())
 
     # --- reading for exports, reports, checks ----------------------------------------------
     def entries(self, board_id: str | None = None) -> Iterator[Entry]:

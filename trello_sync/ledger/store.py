@@ -25,6 +25,20 @@ class LedgerConflict(LedgerError):
     """An entry id already exists with different content: the whole commit is refused."""
 
 
+class LeaseLost(LedgerError):
+    """This worker's lease on a board ran out (or was taken over): it must not write."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's claim on a board until `expires_at`; `fence` proves it is still its own."""
+
+    key: str  # the board as configured (id or short link)
+    owner: str
+    fence: int
+    expires_at: datetime
+
+
 @dataclass(frozen=True)
 class OutboxReply:
     reply_id: str
@@ -75,11 +89,26 @@ class LedgerStore(Protocol):
         """Which (action_id, version) pairs among these ids are already applied."""
         ...
 
-    def commit(self, board_id: str, plan: Plan) -> None:
+    def commit(self, board_id: str, plan: Plan, lease: Lease | None = None) -> None:
         """Write the whole plan in ONE transaction: entries (an existing entry id with the
         same content is skipped, with different content raises LedgerConflict and nothing
         is written), moves, cards (first seen wins), replies (an existing reply id is kept
-        as is), applied actions, posted markers, and the checkpoint (never moved back)."""
+        as is), applied actions, posted markers, and the checkpoint (never moved back).
+        With a lease, the transaction first checks it is still held (else LeaseLost)."""
+        ...
+
+    # --- several workers ----------------------------------------------------------------
+    def claim_boards(
+        self, owner: str, keys: Iterable[str], lease_seconds: float, limit: int | None = None
+    ) -> list[Lease]:
+        """Claim (or renew) boards that are free, expired or already this owner's; at most
+        `limit` new ones. Returns every lease the owner now holds among `keys`."""
+        ...
+
+    def release_leases(self, owner: str) -> None: ...
+
+    def live_owners(self) -> set[str]:
+        """Owners holding at least one unexpired lease."""
         ...
 
     # --- the outbox ------------------------------------------------------------------
@@ -87,7 +116,7 @@ class LedgerStore(Protocol):
         self, board_id: str | None = None, status: str | None = None
     ) -> list[OutboxReply]: ...
 
-    def mark_attempted(self, reply_id: str, at: datetime) -> None: ...
+    def mark_attempted(self, reply_id: str, at: datetime, lease: Lease | None = None) -> None: ...
 
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None: ...
 
