@@ -1,43 +1,17 @@
-"""Backends for the ledger contract suite: SQLite always, PostgreSQL when one is given.
-
-Set TRELLO_SYNC_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to
-add the PostgreSQL backend; each of its tests gets a fresh schema, dropped afterwards.
-"""
+"""The ledger contract suite runs on every backend (see tests/backends.py)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from backends import BACKENDS, make_ledger_url
 
 from trello_sync.clock import FakeClock
-from trello_sync.ledger.open import create_ledger_engine, open_ledger, schema_url
+from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
-
-PG_ENV = "TRELLO_SYNC_TEST_DATABASE_URL"
-BACKENDS = ["sqlite-file"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
-
-
-def make_ledger_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """Yield a URL to an empty ledger on `backend`; clean up after the test."""
-    if backend == "sqlite-file":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    base = os.environ[PG_ENV]
-    schema = f"contract_{secrets.token_hex(6)}"
-    admin = create_ledger_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        yield schema_url(base, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import requests
-from conftest import BoardEnv
+from sandbox_board import BoardEnv
 from test_sync_cli import handbook_board
 
 
@@ -31,7 +31,8 @@ def test_a_bad_token_is_one_line_exit_2_and_never_shows_the_secret(board: BoardE
             assert one_line(result.stderr).startswith("trello-sync: error: ")
     result = board.cli("sync", env={"TRELLO_API_KEY": "0" * 32})
     assert result.returncode == 2 and "TRELLO_API_KEY" in one_line(result.stderr)
-    assert not (board.folder / "ledger.db").exists() or "entries" not in result.stdout
+    recorded = board.dump()
+    assert recorded["boards"] == [] and recorded["entries"] == [] and recorded["replies"] == []
 
 
 def test_secrets_never_reach_logs_or_exports(board: BoardEnv):
@@ -44,8 +45,8 @@ def test_secrets_never_reach_logs_or_exports(board: BoardEnv):
     for path in (board.folder / "exports").iterdir():
         text = path.read_text("utf-8")
         assert board.mentor_token not in text and board.state.api_key not in text
-    db = (board.folder / "ledger.db").read_bytes()
-    assert board.mentor_token.encode() not in db and board.state.api_key.encode() not in db
+    stored = repr(board.dump())
+    assert board.mentor_token not in stored and board.state.api_key not in stored
 
 
 def test_bad_settings_are_one_line_naming_the_setting(board: BoardEnv):
@@ -61,7 +62,7 @@ def test_bad_settings_are_one_line_naming_the_setting(board: BoardEnv):
         result = board.cli("sync", env=env)
         assert result.returncode == 2, (env, result.stderr)
         assert name in one_line(result.stderr), result.stderr
-    assert not (board.folder / "ledger.db").exists()
+    assert not board.ledger_created()
 
     (board.folder / "trello-sync.toml").write_text('token = "abc"\n')
     result = board.cli("sync")

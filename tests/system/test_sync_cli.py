@@ -4,10 +4,10 @@ sandbox over real HTTP, a SQLite ledger file."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 
 import pytest
-from conftest import STUDENT, BoardEnv
+from sandbox_board import STUDENT, BoardEnv
+from sqlalchemy.exc import DBAPIError
 
 from trello_sync.domain.replies import MARKER_PATTERN
 
@@ -15,11 +15,6 @@ from trello_sync.domain.replies import MARKER_PATTERN
 def read_csv(path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def dump(db_path) -> list[str]:
-    with sqlite3.connect(db_path) as conn:
-        return list(conn.iterdump())
 
 
 def handbook_board(board: BoardEnv) -> None:
@@ -95,7 +90,7 @@ def test_each_command_gets_exactly_one_reply(board: BoardEnv):
 def test_an_idle_sync_costs_one_request_and_writes_nothing(board: BoardEnv):
     handbook_board(board)
     assert board.cli("sync").returncode == 0
-    before = dump(board.folder / "ledger.db")
+    before = board.dump()
     board.server.log.clear()
     result = board.cli("sync")
     assert result.returncode == 0, result.stderr
@@ -104,7 +99,7 @@ def test_an_idle_sync_costs_one_request_and_writes_nothing(board: BoardEnv):
     assert [(r["method"], r["path"]) for r in requests] == [
         ("GET", f"/1/boards/{board.board_id}/actions")
     ]
-    assert dump(board.folder / "ledger.db") == before
+    assert board.dump() == before
 
 
 @pytest.mark.parametrize("crash_at", ["after_post_before_record:3", "after_commit_before_post"])
@@ -135,15 +130,15 @@ def test_polling_the_same_actions_again_changes_nothing(board: BoardEnv):
     """RELIABILITY 5: checkpoint rewound, a rate changed meanwhile → no new row, no POST."""
     handbook_board(board)
     assert board.cli("sync").returncode == 0
-    db = board.folder / "ledger.db"
-    with sqlite3.connect(db) as conn:
-        # Rewind to the very first action of the board: every action comes back again.
-        (first_id, first_at) = conn.execute(
-            "SELECT action_id, at FROM applied_actions ORDER BY at, action_id LIMIT 1"
-        ).fetchone()
-        conn.execute(
-            "UPDATE boards SET checkpoint_action_id = ?, checkpoint_at = ?", (first_id, first_at)
-        )
+    # Rewind to the very first action of the board: every action comes back again.
+    ((first_id, first_at),) = board.sql(
+        "SELECT action_id, at FROM applied_actions ORDER BY at, action_id LIMIT 1"
+    )
+    board.sql(
+        "UPDATE boards SET checkpoint_action_id = :id, checkpoint_at = :at",
+        id=first_id,
+        at=first_at,
+    )
     (board.folder / "trello-sync.toml").write_text(
         'mentors = ["camille"]\n'
         "[[pay_rules]]\n"
@@ -157,8 +152,7 @@ def test_polling_the_same_actions_again_changes_nothing(board: BoardEnv):
     with board.ledger() as ledger:
         assert len(list(ledger.entries())) == 8
         assert {e.rate_cents for e in ledger.entries()} == {3000, 3500, 4000}
-    with sqlite3.connect(db) as conn:
-        (after,) = conn.execute("SELECT checkpoint_action_id FROM boards").fetchone()
+    ((after,),) = board.sql("SELECT checkpoint_action_id FROM boards")
     assert after == first_id  # an idle poll moves it only when that saves work
 
 
@@ -190,28 +184,25 @@ def test_edits_and_deletions_of_command_comments(board: BoardEnv):
     assert sum(e.amount_cents for e in entries) == 1500
     assert len(board.comments_with("corrected and recorded")) == 1
     assert len(board.comments_with("was deleted: the entry is reversed")) == 1
-    with sqlite3.connect(board.folder / "ledger.db") as conn:
-        for statement in ("UPDATE entries SET amount_cents = 0", "DELETE FROM entries"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                conn.execute(statement)
+    for statement in ("UPDATE entries SET amount_cents = 0", "DELETE FROM entries"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            board.sql(statement)
 
 
 def test_a_board_that_suddenly_shows_nothing_records_nothing(board: BoardEnv):
     """RELIABILITY 15: lost access is not a hand-off."""
     handbook_board(board)
     assert board.cli("sync").returncode == 0
-    before = dump(board.folder / "ledger.db")
+    before = board.dump()
     for card_id in list(board.cards.values()):
         board.state.delete_card("camille", card_id)
     result = board.cli("sync")
     assert result.returncode == 1
     assert "suddenly shows no cards" in result.stdout
-    after = dump(board.folder / "ledger.db")
-    assert [line for line in after if "INSERT INTO stage_moves" in line] == [
-        line for line in before if "INSERT INTO stage_moves" in line
-    ]
-    with sqlite3.connect(board.folder / "ledger.db") as conn:
-        (flag,) = conn.execute("SELECT flag FROM boards").fetchone()
+    after = board.dump()
+    for table in ("stage_moves", "entries", "applied_actions", "replies"):
+        assert after[table] == before[table]
+    ((flag,),) = board.sql("SELECT flag FROM boards")
     assert "suddenly shows no cards" in flag
 
 
