@@ -55,6 +55,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--dir", type=Path, help="where the demo writes its ledger and exports (default: ./demo)"
     )
+    run = commands.add_parser(
+        "run",
+        help="the worker: poll every board, reply, export every night, until SIGINT/SIGTERM",
+        description="Polls every board each poll interval, posts the replies, and exports "
+        "the ledger every night at TRELLO_SYNC_EXPORT_TIME (a missed night at start). The "
+        "first SIGINT/SIGTERM finishes the cycle in progress and exits 0; a second stops "
+        "at once, rolling the open transaction back.",
+    )
+    run.add_argument(
+        "--once", action="store_true", help="one cycle (and the export if due), then exit"
+    )
+    run.add_argument("--max-cycles", type=int, metavar="N", help="exit after N poll cycles")
+    run.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log lines (default text)"
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /healthz and /metrics on this port (0: a free one, printed)",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
     sandbox = commands.add_parser("sandbox", help="serve the demo board on a local sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     return parser
@@ -78,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = settings.secret_values()
         from trello_sync.logs import setup_logging
 
-        setup_logging(secrets, debug=debug)
+        setup_logging(secrets, debug=debug, json_format=getattr(args, "log_format", "") == "json")
         return _run(args, settings)
     except (ConfigError, UsageError) as error:
         return _fail(str(error), EXIT_USAGE, secrets, debug)
@@ -118,6 +145,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             from trello_sync.commands import report
 
             return report(app, month)
+    if args.command == "run":
+        return _run_worker(args, settings)
     if args.command == "check":
         from trello_sync.commands import check
 
@@ -131,6 +160,25 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "export":
             return export(app, args.out, offline=args.offline)
     raise UsageError(f"unknown command {args.command!r}")
+
+
+def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from trello_sync.worker import StopNow, run_worker
+
+    if args.max_cycles is not None and args.max_cycles < 1:
+        raise UsageError("--max-cycles must be at least 1")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise UsageError("--metrics-port must be between 0 and 65535")
+    try:
+        return run_worker(
+            settings,
+            max_cycles=1 if args.once else args.max_cycles,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
+        )
+    except StopNow as stopped:
+        print(f"trello-sync: {stopped}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 __all__ = ["App", "main"]

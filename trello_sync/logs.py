@@ -1,4 +1,9 @@
-"""Logging set-up, with a filter that removes secret values from every record."""
+"""Logging set-up, with a filter that removes secret values from every record.
+
+Records may carry structured fields (`log.info("...", extra={"fields": {...}})`): the JSON
+format puts them beside the message, the text format keeps only the message (which says
+the same for a person); the filter redacts secrets in both.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from typing import IO, Any
 
 REDACTED = "[redacted]"
 
@@ -33,7 +39,13 @@ class RedactSecrets(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         record.msg, record.args = message, None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {key: self._redact_value(value) for key, value in fields.items()}
         return True
+
+    def _redact_value(self, value: Any) -> Any:
+        return self.redact(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,13 +57,20 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         payload.update(getattr(record, "fields", {}) or {})
+        if record.exc_info:  # only without secrets: the filter folds it into the message
+            payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
 def setup_logging(
-    secrets: Iterable[str], *, debug: bool = False, json_format: bool = False
+    secrets: Iterable[str],
+    *,
+    debug: bool = False,
+    json_format: bool = False,
+    stream: IO[str] | None = None,
 ) -> RedactSecrets:
-    handler = logging.StreamHandler(sys.stderr)
+    """One handler on the root logger (standard error by default), secrets redacted."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     redactor = RedactSecrets(secrets)
     handler.addFilter(redactor)
     if json_format:
