@@ -160,8 +160,18 @@ def atomic_file(path: Path) -> Iterator[IO[str]]:
         raise
 
 
+def remove_stale_temporaries(out_dir: Path) -> None:
+    """A crash while writing leaves `.<name>.*.tmp` beside the real files (never at the
+    final path); the next export clears them."""
+    if out_dir.is_dir():
+        for stale in out_dir.glob(".*.tmp"):
+            if stale.name.startswith((".ledger.", ".statement-")):
+                stale.unlink(missing_ok=True)
+
+
 def export_ledger(entries: Iterable[Entry], out_dir: Path) -> list[Path]:
     """Write ledger.csv, ledger.jsonl and statement-YYYY-MM.csv; return the paths."""
+    remove_stale_temporaries(out_dir)
     statements = Statements()
     csv_path, jsonl_path = out_dir / "ledger.csv", out_dir / "ledger.jsonl"
     with atomic_file(csv_path) as csv_file, atomic_file(jsonl_path) as jsonl_file:

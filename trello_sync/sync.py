@@ -61,6 +61,8 @@ class BoardOutcome:
     moves: int = 0
     replies_planned: int = 0
     reread: bool = False
+    requests: int = 0  # Trello requests this board's cycle used (when the client counts)
+    seconds: float = 0.0
     outbox: OutboxResult = field(default_factory=OutboxResult)
     problem: str | None = None  # why this board's cycle recorded nothing
 
@@ -104,6 +106,20 @@ class Syncer:
         self, ref: str, *, force_reread: bool = False, post: bool = True
     ) -> BoardOutcome:
         outcome = BoardOutcome(ref)
+        started, requests_before = self._clock.monotonic(), self._requests()
+        try:
+            return self._sync_board(ref, outcome, force_reread, post)
+        finally:
+            outcome.seconds = self._clock.monotonic() - started
+            outcome.requests = self._requests() - requests_before
+
+    def _requests(self) -> int:
+        stats = getattr(self._trello, "stats", None)
+        return int(getattr(stats, "requests", 0))
+
+    def _sync_board(
+        self, ref: str, outcome: BoardOutcome, force_reread: bool, post: bool
+    ) -> BoardOutcome:
         try:
             self._cycle(ref, outcome, force_reread)
         except TrelloAuthError:

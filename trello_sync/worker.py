@@ -255,11 +255,20 @@ def _log_board(outcome: BoardOutcome) -> None:
         "entries": outcome.entries,
         "moves": outcome.moves,
         "replies_posted": outcome.outbox.posted,
+        "requests": outcome.requests,
+        "seconds": round(outcome.seconds, 3),
         "first_sync": outcome.first_sync,
         "problem": outcome.problem,
     }
     level = logging.WARNING if outcome.problem else logging.INFO
-    log.log(level, "board %s", describe(outcome), extra={"fields": fields})
+    log.log(
+        level,
+        "board %s; %d Trello request(s); %.2f s",
+        describe(outcome),
+        outcome.requests,
+        outcome.seconds,
+        extra={"fields": fields},
+    )
 
 
 def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
