@@ -195,6 +195,8 @@ def test_a_deleted_command_comment_is_reversed_only_while_its_card_exists():
     now = datetime(2026, 11, 6, tzinfo=UTC)
     result = plan_deleted_comments(frozenset(), window, view, board, config(), now)
     assert [(e.student, e.amount_cents) for e in result.entries] == [("Lea", -3000)]
+    # Dated at the newest action seen, not at the (run-dependent) moment of the re-read.
+    assert view.checkpoint is not None and result.entries[0].recorded_at == view.checkpoint.at
     assert [r.kind for r in result.replies] == ["deleted"]
     again = plan_deleted_comments(frozenset(), window, apply(view, result), board, config(), now)
     assert again.entries == ()

@@ -158,15 +158,19 @@ def plan_deleted_comments(
     """Reverse the entries of command comments that vanished from a card that still exists.
 
     `current_comment_ids`: every comment the board shows dated on/after `window_start`.
+    A deletion has no time on Trello: the reversal is dated at the newest action the
+    ledger had seen on the board when it noticed (never before the original), so that
+    the same history always gives the same ledger, however late the re-read ran.
     """
     board = _Board(view)
+    seen_until = view.checkpoint.at if view.checkpoint else now
     for comment in sorted(view.comments.values(), key=lambda c: (c.at, c.action_id)):
         if comment.at < window_start or comment.action_id in current_comment_ids:
             continue
         if comment.card_id is None or comment.card_id not in facts.present_cards:
             continue  # the card was deleted or moved away: its sessions took place
         for original in _entries_from(board, comment.card_id, comment.action_id):
-            reversal = _reversal(original, comment.action_id, now)
+            reversal = _reversal(original, comment.action_id, max(seen_until, original.recorded_at))
             board.add_entry(reversal)
             if _replies_allowed(config, now):
                 board.out.replies.append(
