@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
@@ -22,6 +23,7 @@ class App:
     ledger: SqlLedger
     trello: HttpTrello | None
     syncer: Syncer | None
+    claims: BoardClaims | None = None
 
     def require_syncer(self) -> Syncer:
         if self.syncer is None:
@@ -49,15 +51,21 @@ def open_app(
     *,
     need_trello: bool = True,
     progress: ProgressFactory | None = None,
+    owner: str | None = None,
 ) -> Iterator[App]:
+    """With `owner`, the syncer claims boards through leases (several workers, one
+    ledger) and releases them when the app closes."""
     if need_trello and not settings.boards:
         raise ConfigError("TRELLO_SYNC_BOARDS: no board to sync (comma-separated ids or links)")
     trello = make_trello(settings, clock) if need_trello else None
     ledger = open_ledger(settings.database_url, clock=clock)
+    claims = BoardClaims(ledger, owner, settings.lease_duration) if owner else None
     try:
-        syncer = Syncer(settings, trello, ledger, clock, progress) if trello else None
-        yield App(settings, clock, ledger, trello, syncer)
+        syncer = Syncer(settings, trello, ledger, clock, progress, claims) if trello else None
+        yield App(settings, clock, ledger, trello, syncer, claims)
     finally:
+        if claims is not None:
+            claims.release()
         ledger.close()
         if trello is not None:
             trello.close()

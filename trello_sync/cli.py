@@ -15,6 +15,7 @@ from pathlib import Path
 
 from trello_sync import __version__
 from trello_sync.app import App, open_app
+from trello_sync.claims import new_owner_id
 from trello_sync.clock import SystemClock
 from trello_sync.ledger.store import LedgerError
 from trello_sync.settings import ConfigError, Settings, load_settings
@@ -82,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)",
     )
+    migrate = commands.add_parser(
+        "migrate-ledger",
+        help="copy the ledger (TRELLO_SYNC_DATABASE_URL) into a new, empty database",
+        description="Copies every row of the configured ledger into the empty ledger at "
+        "--to (typically SQLite → PostgreSQL), in one transaction, then checks the counts. "
+        "Stop the workers first; point TRELLO_SYNC_DATABASE_URL at the new ledger after.",
+    )
+    migrate.add_argument(
+        "--to", required=True, metavar="URL", help="the new ledger, e.g. postgresql://…"
+    )
     sandbox = commands.add_parser("sandbox", help="serve the demo board on a local sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     return parser
@@ -147,12 +158,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return report(app, month)
     if args.command == "run":
         return _run_worker(args, settings)
+    if args.command == "migrate-ledger":
+        from trello_sync.commands import migrate_ledger
+
+        return migrate_ledger(settings, args.to, clock)
     if args.command == "check":
         from trello_sync.commands import check
 
         return check(settings, clock)
     need_trello = not (args.command == "export" and args.offline)
-    with open_app(settings, clock, need_trello=need_trello) as app:
+    owner = new_owner_id() if need_trello else None
+    with open_app(settings, clock, need_trello=need_trello, owner=owner) as app:
         from trello_sync.commands import export, sync
 
         if args.command == "sync":

@@ -19,7 +19,7 @@ from trello_sync.export import export_ledger
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.store import LedgerError
 from trello_sync.report_view import render_report
-from trello_sync.settings import Settings
+from trello_sync.settings import ConfigError, Settings
 from trello_sync.sync import BoardOutcome
 from trello_sync.trello.port import PageProgress, TrelloAuthError, TrelloError, TrelloNotFound
 
@@ -77,6 +77,10 @@ def sync(app: App, *, console: Console | None = None) -> int:
     outcomes = syncer.sync_all()
     for outcome in outcomes:
         print(describe(outcome))
+    synced = {o.ref for o in outcomes}
+    for ref in app.settings.boards:
+        if ref not in synced:
+            print(f"{ref}: skipped — another worker holds it right now")
     return 1 if any(o.problem for o in outcomes) else 0
 
 
@@ -166,3 +170,22 @@ def check(settings: Settings, clock: Clock) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 2 if problems else 0
+
+
+def migrate_ledger(settings: Settings, target_url: str, clock: Clock) -> int:
+    """Copy the configured ledger into the new, empty one at `target_url`."""
+    from trello_sync.ledger.copy import copy_ledger
+
+    if not target_url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        raise ConfigError("--to: use sqlite:///file.db or postgresql://…")
+    if target_url == settings.database_url:
+        raise ConfigError("--to names the ledger being copied; give a new, empty one")
+    with (
+        open_ledger(settings.database_url, clock=clock) as source,
+        open_ledger(target_url, clock=clock) as target,
+    ):
+        counts = copy_ledger(source, target)
+    rows = ", ".join(f"{count} {table}" for table, count in counts.items())
+    print(f"copied {rows}")
+    print("now set TRELLO_SYNC_DATABASE_URL to the new ledger and start the workers")
+    return 0

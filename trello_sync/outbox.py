@@ -21,7 +21,7 @@ from trello_sync.crash import crash_point
 from trello_sync.domain.actions import parse_instant
 from trello_sync.domain.records import AppliedAction, Plan, PostedReply
 from trello_sync.domain.replies import find_marker
-from trello_sync.ledger.store import LedgerStore, OutboxReply
+from trello_sync.ledger.store import Lease, LedgerStore, OutboxReply
 from trello_sync.trello.port import PostOutcomeUnknown, TrelloNotFound, TrelloPort
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,15 @@ class Outbox:
         self._clock = clock
         self._lease = timedelta(seconds=lease_seconds)
 
-    def post_pending(self, board_id: str | None = None) -> OutboxResult:
+    def post_pending(self, board_id: str | None = None, lease: Lease | None = None) -> OutboxResult:
+        """Post what is due; with a lease, every write is fenced by it (LeaseLost stops)."""
         result = OutboxResult()
         for reply in self._ledger.replies(board_id):
             if reply.status in ("pending", "attempted"):
-                self._post_one(reply, result)
+                self._post_one(reply, result, lease)
         return result
 
-    def _post_one(self, reply: OutboxReply, result: OutboxResult) -> None:
+    def _post_one(self, reply: OutboxReply, result: OutboxResult, lease: Lease | None) -> None:
         now = self._clock.now()
         if reply.status == "attempted":
             if reply.attempted_at is not None and now - reply.attempted_at < self._lease:
@@ -64,10 +65,13 @@ class Outbox:
                 result.card_gone += 1
                 return
             if existing is not None:
-                self._record(reply, existing)
+                self._record(reply, existing, lease)
                 result.found_already_posted += 1
                 return
-        self._ledger.mark_attempted(reply.reply_id, now)
+        if not self._ledger.mark_attempted(reply.reply_id, now, lease, seen=reply):
+            # Another process claimed this reply since we read it: it posts, not us.
+            result.waiting += 1
+            return
         crash_point("before_post")
         try:
             comment = self._trello.post_comment(reply.card_id, reply.text)
@@ -81,7 +85,7 @@ class Outbox:
             result.card_gone += 1
             return
         crash_point("after_post_before_record")
-        self._record(reply, comment)
+        self._record(reply, comment, lease)
         result.posted += 1
 
     def _find_on_card(self, reply: OutboxReply) -> dict[str, object] | None:
@@ -91,7 +95,7 @@ class Outbox:
                 return comment
         return None
 
-    def _record(self, reply: OutboxReply, comment: dict[str, object]) -> None:
+    def _record(self, reply: OutboxReply, comment: dict[str, object], lease: Lease | None) -> None:
         comment_id = str(comment.get("id"))
         at = parse_instant(str(comment.get("date"))) if comment.get("date") else self._clock.now()
         applied = AppliedAction(
@@ -105,4 +109,5 @@ class Outbox:
         self._ledger.commit(
             reply.board_id,
             Plan(applied=(applied,), posted=(PostedReply(reply.reply_id, comment_id),)),
+            lease=lease,
         )

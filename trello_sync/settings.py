@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="Seconds a reply whose POST was not confirmed is left alone before the "
         "card is read for its marker and it is posted again.",
     )
+    lease_seconds: int | None = Field(
+        None,
+        ge=5,
+        description="How long a worker's claim on a board lasts without renewal (several "
+        "workers on one ledger); default three poll intervals.",
+    )
     reread_interval: int = Field(
         3600,
         ge=0,
@@ -200,6 +206,10 @@ class Settings(BaseSettings):
         )
 
     # --- derived domain objects ----------------------------------------------------------
+    @property
+    def lease_duration(self) -> int:
+        return self.lease_seconds or max(3 * self.poll_interval, 30)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

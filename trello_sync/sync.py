@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.actions import (
     Action,
+    ActionKind,
     MalformedAction,
     format_instant,
     parse_action,
@@ -26,7 +28,7 @@ from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_del
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
 from trello_sync.domain.views import apply_plan, merge_plans
-from trello_sync.ledger.store import LedgerConflict, LedgerStore
+from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
 from trello_sync.trello.port import (
@@ -82,8 +84,13 @@ class Syncer:
         ledger: LedgerStore,
         clock: Clock,
         progress: ProgressFactory | None = None,
+        claims: BoardClaims | None = None,
     ) -> None:
         self._settings = settings
+        # With claims, only the boards this process holds a lease on are synced, and
+        # every write for a board is fenced by its lease (several workers, one ledger).
+        self._claims = claims
+        self._lease: Lease | None = None
         self._trello = trello
         self._ledger = ledger
         self._clock = clock
@@ -97,19 +104,31 @@ class Syncer:
 
     # --- the pass -------------------------------------------------------------------
     def sync_all(self, *, force_reread: bool = False, post: bool = True) -> list[BoardOutcome]:
+        refs = list(self._settings.boards)
+        if self._claims is None:
+            return [self.sync_board(ref, force_reread=force_reread, post=post) for ref in refs]
+        held = self._claims.claim(refs)
         return [
-            self.sync_board(ref, force_reread=force_reread, post=post)
-            for ref in self._settings.boards
+            self.sync_board(ref, force_reread=force_reread, post=post, lease=held[ref])
+            for ref in refs
+            if ref in held
         ]
 
     def sync_board(
-        self, ref: str, *, force_reread: bool = False, post: bool = True
+        self,
+        ref: str,
+        *,
+        force_reread: bool = False,
+        post: bool = True,
+        lease: Lease | None = None,
     ) -> BoardOutcome:
         outcome = BoardOutcome(ref)
         started, requests_before = self._clock.monotonic(), self._requests()
+        self._lease = lease
         try:
             return self._sync_board(ref, outcome, force_reread, post)
         finally:
+            self._lease = None
             outcome.seconds = self._clock.monotonic() - started
             outcome.requests = self._requests() - requests_before
 
@@ -126,7 +145,7 @@ class Syncer:
             raise
         except TrelloNotFound:
             outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
-        except (TrelloError, MalformedAction, LedgerConflict) as error:
+        except (TrelloError, MalformedAction, LedgerConflict, LeaseLost) as error:
             outcome.problem = str(error)
         if outcome.problem:
             log.error("board %s: %s", ref, outcome.problem)
@@ -134,10 +153,10 @@ class Syncer:
         if post and outcome.board_id:
             crash_point("after_commit_before_post")
             try:
-                outcome.outbox = self.outbox.post_pending(outcome.board_id)
+                outcome.outbox = self.outbox.post_pending(outcome.board_id, self._lease)
             except TrelloAuthError:
                 raise
-            except TrelloError as error:
+            except (TrelloError, LeaseLost) as error:
                 outcome.problem = f"replies not all posted: {error}"
         return outcome
 
@@ -169,13 +188,14 @@ class Syncer:
             self._advance_over_applied(board_id, view.checkpoint, raw)
             reminders = self._new_reminders(board_id, view, now)
             if reminders:
-                self._ledger.commit(board_id, Plan(replies=tuple(reminders)))
+                self._commit(board_id, Plan(replies=tuple(reminders)))
                 outcome.replies_planned = len(reminders)
             if reread_due:
                 self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
             return
 
-        facts, problem = self._facts(board_id, view)
+        moved_away = {a.card_id for a in actions if a.kind is ActionKind.MOVED_AWAY and a.card_id}
+        facts, problem = self._facts(board_id, view, moved_away)
         if problem:
             self._ledger.flag_board(board_id, problem)
             outcome.problem = problem
@@ -194,7 +214,7 @@ class Syncer:
         reminders = self._new_reminders(board_id, apply_plan(view, result), now)
         result = replace(result, replies=result.replies + tuple(reminders))
         if not result.is_empty or result.checkpoint:
-            self._ledger.commit(board_id, result)
+            self._commit(board_id, result)
         if reread_due:
             self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
         if self._was_flagged(board_id):
@@ -220,7 +240,10 @@ class Syncer:
             checkpoint.action_id,
         )
         if newer and (checkpoint is None or len(raw) >= IDLE_WINDOW_LIMIT):
-            self._ledger.commit(board_id, Plan(checkpoint=latest))
+            self._commit(board_id, Plan(checkpoint=latest))
+
+    def _commit(self, board_id: str, plan: Plan) -> None:
+        self._ledger.commit(board_id, plan, lease=self._lease)
 
     def _new_reminders(self, board_id: str, view: BoardView, now: datetime) -> list[Reply]:
         """Time-driven replies not in the outbox yet (so an idle poll still writes nothing)."""
@@ -276,9 +299,11 @@ class Syncer:
                 fresh.append(action)
         return fresh
 
-    def _facts(self, board_id: str, view: BoardView) -> tuple[BoardFacts, str | None]:
+    def _facts(
+        self, board_id: str, view: BoardView, moved_away: set[str]
+    ) -> tuple[BoardFacts, str | None]:
         snapshot = self._trello.board_snapshot(board_id)
-        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view)
+        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, moved_away)
         facts = facts_from_snapshot(
             snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
         )

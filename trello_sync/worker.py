@@ -25,6 +25,7 @@ from types import FrameType
 from typing import IO, Protocol
 
 from trello_sync.app import open_app
+from trello_sync.claims import Heartbeat, new_owner_id
 from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe
 from trello_sync.export import export_ledger
@@ -303,7 +304,12 @@ def run_worker(
     clock = SystemClock(stop)  # every wait (between cycles, HTTP back-off) ends at a signal
     restore = install_signal_handlers(stop)
     try:
-        with open_app(settings, clock) as app, ExitStack() as stack:
+        owner = new_owner_id()
+        with open_app(settings, clock, owner=owner) as app, ExitStack() as stack:
+            if app.claims is not None:
+                # Renews this worker's board leases while it works (even mid-cycle); a
+                # paused worker's leases run out and its boards go to another worker.
+                stack.enter_context(Heartbeat(app.claims, stop=threading.Event()))
             trello = app.trello
             worker = Worker(
                 settings,

@@ -73,3 +73,24 @@ def test_a_clean_stop_releases_the_leases(ledger: SqlLedger, other):
     ledger.release_leases("w1")
     assert len(other.claim_boards("w2", KEYS, 60)) == 4
     assert ledger.live_owners() == {"w2"}
+
+
+def test_renewal_extends_only_leases_still_held(ledger: SqlLedger, other, clock: FakeClock):
+    held = ledger.claim_boards("w1", ["b1", "b2"], 60)
+    clock.advance(40)
+    renewed = ledger.renew_leases(held, 60)
+    assert [lease.key for lease in renewed] == ["b1", "b2"]
+    clock.advance(40)  # 80 s after the claim, 40 s after the renewal: still held
+    assert other.claim_boards("w2", ["b1", "b2"], 60) == []
+    clock.advance(21)  # now expired: taken over, and the old lease cannot be renewed
+    other.claim_boards("w2", ["b1"], 60)
+    assert [lease.key for lease in ledger.renew_leases(renewed, 60)] == []
+
+
+def test_a_released_board_keeps_its_fence_growing(ledger: SqlLedger, other):
+    (first,) = ledger.claim_boards("w1", ["b1"], 60)
+    ledger.release_leases("w1", ["b1"])
+    (second,) = other.claim_boards("w2", ["b1"], 60)
+    other.release_leases("w2")
+    (third,) = ledger.claim_boards("w1", ["b1"], 60)
+    assert first.fence < second.fence < third.fence

@@ -11,13 +11,15 @@ its successor.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 
 from trello_sync.ledger.schema import board_leases
 from trello_sync.ledger.store import Lease, LeaseLost
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def claim(
@@ -85,8 +87,43 @@ def check(conn: Connection, lease: Lease, now: datetime) -> None:
         raise LeaseLost(f"board {lease.key}: this worker's lease ran out; nothing written")
 
 
-def release(conn: Connection, owner: str) -> None:
-    conn.execute(delete(board_leases).where(board_leases.c.owner == owner))
+def renew(
+    conn: Connection, held: Iterable[Lease], lease_seconds: float, now: datetime
+) -> list[Lease]:
+    """Extend the leases still held (same owner and fence, not expired); drop the others."""
+    expires = now + timedelta(seconds=lease_seconds)
+    kept: list[Lease] = []
+    for lease in held:
+        result = conn.execute(
+            update(board_leases)
+            .where(
+                and_(
+                    board_leases.c.board_key == lease.key,
+                    board_leases.c.owner == lease.owner,
+                    board_leases.c.fence == lease.fence,
+                    board_leases.c.expires_at > now,
+                )
+            )
+            .values(expires_at=expires)
+        )
+        if result.rowcount == 1:
+            kept.append(Lease(lease.key, lease.owner, lease.fence, expires))
+    return kept
+
+
+def release(conn: Connection, owner: str, keys: Iterable[str] | None = None) -> None:
+    """Give leases up at once. A board's row stays (expired), so its fence only ever
+    grows; a worker's presence row (`worker:<owner>`) is deleted, so they do not pile up."""
+    query = update(board_leases).where(board_leases.c.owner == owner)
+    if keys is not None:
+        query = query.where(board_leases.c.board_key.in_(list(keys)))
+    else:
+        conn.execute(
+            delete(board_leases).where(
+                and_(board_leases.c.owner == owner, board_leases.c.board_key == f"worker:{owner}")
+            )
+        )
+    conn.execute(query.values(expires_at=_EPOCH))
 
 
 def live_owners(conn: Connection, now: datetime) -> set[str]:

@@ -311,20 +311,36 @@ class SqlLedger:
         with self._read() as conn:
             return [OutboxReply(**row._asdict()) for row in conn.execute(query)]
 
-    def mark_attempted(self, reply_id: str, at: datetime, lease: Lease | None = None) -> None:
+    def mark_attempted(
+        self,
+        reply_id: str,
+        at: datetime,
+        lease: Lease | None = None,
+        seen: OutboxReply | None = None,
+    ) -> bool:
+        """Record an attempt. With `seen` (the row as the caller read it), only if the row
+        is still exactly that: a compare-and-set, so that of two processes looking at the
+        same pending reply only one goes on to POST it. Returns whether it was recorded."""
         with self._write() as conn:
             if lease is not None:
                 leases.check(conn, lease, self._clock.now())
-            conn.execute(
-                update(replies)
-                .where(replies.c.reply_id == reply_id)
-                .values(
+            query = update(replies).where(replies.c.reply_id == reply_id)
+            if seen is not None:
+                query = query.where(
+                    and_(
+                        replies.c.status == seen.status,
+                        replies.c.attempts == seen.attempts,
+                    )
+                )
+            result = conn.execute(
+                query.values(
                     # A reply already posted stays posted: the attempt is only counted.
                     status=case((replies.c.status == POSTED, POSTED), else_=ATTEMPTED),
                     attempted_at=at,
                     attempts=replies.c.attempts + 1,
                 )
             )
+            return bool(result.rowcount == 1)
 
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None:
         with self._write() as conn:
@@ -337,9 +353,13 @@ class SqlLedger:
         with self._write() as conn:
             return leases.claim(conn, owner, keys, lease_seconds, self._clock.now(), limit)
 
-    def release_leases(self, owner: str) -> None:
+    def renew_leases(self, held: Iterable[Lease], lease_seconds: float) -> list[Lease]:
         with self._write() as conn:
-            leases.release(conn, owner)
+            return leases.renew(conn, held, lease_seconds, self._clock.now())
+
+    def release_leases(self, owner: str, keys: Iterable[str] | None = None) -> None:
+        with self._write() as conn:
+            leases.release(conn, owner, keys)
 
     def live_owners(self) -> set[str]:
         with self._read() as conn:

@@ -105,7 +105,13 @@ class LedgerStore(Protocol):
         `limit` new ones. Returns every lease the owner now holds among `keys`."""
         ...
 
-    def release_leases(self, owner: str) -> None: ...
+    def renew_leases(self, held: Iterable[Lease], lease_seconds: float) -> list[Lease]:
+        """Extend the leases still held (same owner, same fence, not expired)."""
+        ...
+
+    def release_leases(self, owner: str, keys: Iterable[str] | None = None) -> None:
+        """Give up this owner's leases (all, or those keys) at once."""
+        ...
 
     def live_owners(self) -> set[str]:
         """Owners holding at least one unexpired lease."""
@@ -116,7 +122,16 @@ class LedgerStore(Protocol):
         self, board_id: str | None = None, status: str | None = None
     ) -> list[OutboxReply]: ...
 
-    def mark_attempted(self, reply_id: str, at: datetime, lease: Lease | None = None) -> None: ...
+    def mark_attempted(
+        self,
+        reply_id: str,
+        at: datetime,
+        lease: Lease | None = None,
+        seen: OutboxReply | None = None,
+    ) -> bool:
+        """Record an attempt; with `seen`, only if the row is unchanged since it was read
+        (compare-and-set on status and attempts). Returns whether it was recorded."""
+        ...
 
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None: ...
 
