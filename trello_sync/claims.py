@@ -21,15 +21,26 @@ from trello_sync.ledger.store import Lease, LedgerStore
 log = logging.getLogger(__name__)
 
 
+def _local_scope() -> str:
+    """This host and pid namespace: where a process id means the same process. Two
+    containers can share a host name, but never a pid namespace."""
+    try:
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        namespace = "0"
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def new_owner_id() -> str:
-    """Unique per process, readable in the ledger: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """Unique per process, readable in the ledger: host/pid-namespace, pid, random."""
+    return f"{_local_scope()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _is_dead_local(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
+    """Only a process of our own host and pid namespace can be asked whether it lives."""
+    scope, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if scope != _local_scope() or not pid_text.isdigit():
         return False
     try:
         os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists

@@ -3,7 +3,7 @@ neighbour on this host is released at once, a stop releases everything."""
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -55,7 +55,7 @@ def test_a_dead_process_on_this_host_is_released_at_once(ledgers):
         text=True,
         check=True,
     )
-    dead_owner = f"{socket.gethostname()}:{gone.stdout.strip()}:cc"
+    dead_owner = new_owner_id().replace(f":{os.getpid()}:", f":{gone.stdout.strip()}:")
     BoardClaims(one, dead_owner, 600).claim(BOARDS)
     restarted = BoardClaims(two, new_owner_id(), 600)
     assert sorted(restarted.claim(BOARDS)) == BOARDS
