@@ -17,7 +17,6 @@ from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.actions import (
     Action,
-    ActionKind,
     MalformedAction,
     format_instant,
     parse_action,
@@ -194,8 +193,7 @@ class Syncer:
                 self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
             return
 
-        moved_away = {a.card_id for a in actions if a.kind is ActionKind.MOVED_AWAY and a.card_id}
-        facts, problem = self._facts(board_id, view, moved_away)
+        facts, problem = self._facts(board_id, view, actions)
         if problem:
             self._ledger.flag_board(board_id, problem)
             outcome.problem = problem
@@ -300,10 +298,10 @@ class Syncer:
         return fresh
 
     def _facts(
-        self, board_id: str, view: BoardView, moved_away: set[str]
+        self, board_id: str, view: BoardView, actions: list[Action]
     ) -> tuple[BoardFacts, str | None]:
         snapshot = self._trello.board_snapshot(board_id)
-        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, moved_away)
+        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, actions)
         facts = facts_from_snapshot(
             snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
         )

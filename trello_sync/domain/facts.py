@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from trello_sync.domain.actions import Action, ActionKind
 from trello_sync.domain.planner import BoardFacts, CardFacts
 from trello_sync.domain.projects import ProjectTable, resolve_project
 from trello_sync.domain.records import BoardView
@@ -34,14 +35,36 @@ def facts_from_snapshot(
     )
 
 
-def empty_board_problem(list_count: int, card_count: int, view: BoardView) -> str | None:
-    """A board that suddenly shows nothing while students are active: lost access or a
-    wiped board, not a hand-off. Recording it would end every mentorship at once."""
-    active = sum(1 for card in view.cards.values() if card.stage is Stage.ACTIVE)
-    if active and (list_count == 0 or card_count == 0):
-        shows = "no lists" if list_count == 0 else "no cards"
+def empty_board_problem(
+    list_count: int, card_count: int, view: BoardView, actions: Sequence[Action] = ()
+) -> str | None:
+    """A board that suddenly shows nothing while students are active, or while the new
+    `actions` name cards that should still be on it: lost access, a wiped board or an
+    answer missing its cards, not a hand-off. Recording it would end every mentorship at
+    once, or pay sessions at the wrong level (no card, no project).
+
+    Cards that the new actions move to another board left on purpose: an empty board
+    after the last one leaves is not suspicious (counting them would flag the board for
+    good, since the move that explains it would never be applied)."""
+    if list_count and card_count:
+        return None
+    shows = "no lists" if list_count == 0 else "no cards"
+    moved = {a.card_id for a in actions if a.kind is ActionKind.MOVED_AWAY}
+    gone = moved | {a.card_id for a in actions if a.kind is ActionKind.DELETED}
+    active = sum(
+        1
+        for card_id, card in view.cards.items()
+        if card.stage is Stage.ACTIVE and card_id not in moved
+    )
+    if active:
         return (
             f"the board suddenly shows {shows} while the ledger has {active} active "
             "student(s); nothing recorded (check the token's access to the board)"
+        )
+    named = {a.card_id for a in actions if a.card_id} - gone
+    if named:
+        return (
+            f"the board suddenly shows {shows} while its new actions name {len(named)} "
+            "card(s) still on it; nothing recorded (check the token's access to the board)"
         )
     return None
