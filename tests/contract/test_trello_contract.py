@@ -20,6 +20,7 @@ from contract.trello_fixtures import (
     feed_of,
     http_client,
     ids,
+    long_history,
     make_state,
     order_key,
     running_server,
@@ -391,3 +392,23 @@ def test_a_bad_token_is_an_auth_error_naming_the_setting_not_the_value(trello: T
             assert "TRELLO_TOKEN" in str(err.value)
             assert token not in str(err.value) and token not in repr(err.value)
     assert trello.state.all_actions() == before
+
+
+def test_recent_actions_of_many_boards_match_each_boards_own_feed(trello: Trello) -> None:
+    b = build_board(trello.state)
+    since = format_date(at(5))
+    busy, _, _ = long_history(trello.state, 1000, start=at(200))
+    quiet, _, _ = long_history(trello.state, 3, start=at(300))
+    pages = trello.port.recent_actions_many(
+        [(b.id, since), (b.other, since), (busy, since), (quiet, since)]
+    )
+    assert pages[busy] is None  # a full page: that board is paged alone
+    for board_id in (b.id, b.other, quiet):
+        every_type = pages[board_id]
+        assert every_type is not None
+        expected = trello.state.board_actions(board_id, filter="all", since=since, limit=1000)
+        assert ids(every_type) == ids(sorted(expected, key=order_key))
+        # Of those, the types the service reads are exactly what board_actions returns.
+        assert [a for a in every_type if a["type"] in FEED_TYPES] == trello.port.board_actions(
+            board_id, since=since
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,9 +13,11 @@ import trello
 from trello import exceptions as trello_exceptions
 
 from trello_sync.trello.http import HttpService, HttpStats, PacingClock, PacingPolicy, RetryPolicy
-from trello_sync.trello.pager import MAX_PAGE_SIZE, fetch_all_actions
+from trello_sync.trello.pager import MAX_PAGE_SIZE, action_order, fetch_all_actions
 from trello_sync.trello.port import (
     ACTION_FILTER,
+    BATCH_MAX_ROUTES,
+    PAGE_MAX,
     BoardSnapshot,
     Json,
     PageProgress,
@@ -27,7 +30,7 @@ from trello_sync.trello.port import (
 logger = logging.getLogger(__name__)
 
 MAX_COMMENT_LENGTH = 16384  # Trello refuses longer comment texts
-_BATCH_MAX_ROUTES = 10
+_BATCH_MAX_ROUTES = BATCH_MAX_ROUTES
 
 
 def _seg(value: str) -> str:
@@ -105,6 +108,32 @@ class HttpTrello:
             page_size=page_size,
             on_page=on_page,
         )
+
+    def recent_actions_many(
+        self, requests: Sequence[tuple[str, str]]
+    ) -> dict[str, list[Json] | None]:
+        """Idle polls of many boards, ten to a /batch request: 1,000 boards cost 100
+        requests instead of 1,000. The routes ask `filter=all`, because /batch splits its
+        `urls` on commas and a list of types has commas; the caller keeps what it needs."""
+        found: dict[str, list[Json] | None] = {}
+        items = list(requests)
+        for start in range(0, len(items), _BATCH_MAX_ROUTES):
+            chunk = items[start : start + _BATCH_MAX_ROUTES]
+            routes = [
+                (
+                    f"/boards/{_seg(board_id)}/actions",
+                    {"filter": "all", "limit": str(PAGE_MAX), "since": since},
+                )
+                for board_id, since in chunk
+            ]
+            for (board_id, since), page in zip(chunk, self._batch(routes), strict=True):
+                if not isinstance(page, list) or len(page) >= PAGE_MAX:
+                    found[board_id] = None  # more than one page: the pager reads it alone
+                    continue
+                found[board_id] = sorted(
+                    (a for a in page if a.get("id") != since), key=action_order
+                )
+        return found
 
     def board_snapshot(self, board_id: str) -> BoardSnapshot:
         """One /batch request for all five reads (one moment, one request against the limit).

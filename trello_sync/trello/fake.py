@@ -7,15 +7,16 @@ returned oldest first; errors are the port's exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unauthorized
 from trello_sync.sandbox.state import SandboxState
 from trello_sync.trello.http import _auth_message
-from trello_sync.trello.pager import fetch_all_actions
+from trello_sync.trello.pager import action_order, fetch_all_actions
 from trello_sync.trello.port import (
     ACTION_FILTER,
+    PAGE_MAX,
     BoardSnapshot,
     Json,
     PageProgress,
@@ -99,6 +100,21 @@ class FakeTrello:
         return fetch_all_actions(
             fetch, since=since, action_filter=action_filter, page_size=page_size, on_page=on_page
         )
+
+    def recent_actions_many(
+        self, requests: Sequence[tuple[str, str]]
+    ) -> dict[str, list[Json] | None]:
+        found: dict[str, list[Json] | None] = {}
+        for board_id, since in requests:
+            resolved = self._board_id(board_id)
+            with _port_errors():
+                page = self.state.board_actions(resolved, filter="all", since=since, limit=PAGE_MAX)
+            found[board_id] = (
+                None
+                if len(page) >= PAGE_MAX
+                else sorted((a for a in page if a.get("id") != since), key=action_order)
+            )
+        return found
 
     def board_snapshot(self, board_id: str) -> BoardSnapshot:
         resolved = self._board_id(board_id)

@@ -26,6 +26,11 @@ ACTION_FILTER = ",".join(
     ]
 )
 
+ACTION_TYPES = frozenset(ACTION_FILTER.split(","))
+# The most boards one /1/batch request may carry, and the largest page Trello returns.
+BATCH_MAX_ROUTES = 10
+PAGE_MAX = 1000
+
 # Called by the pager after each page: (actions fetched so far, oldest date seen).
 PageProgress = Callable[[int, str | None], None]
 
@@ -85,6 +90,15 @@ class TrelloPort(Protocol):
 
         Pages newest-first with `before=` until a short page, de-duplicates by id and
         returns the actions sorted oldest first by (date, id).
+        """
+        ...
+
+    def recent_actions_many(
+        self, requests: Sequence[tuple[str, str]]
+    ) -> dict[str, list[Json] | None]:
+        """For each (board_id, since): the board's actions of every type newer than
+        `since`, oldest first, fetched ten boards to a request (/1/batch). None for a board
+        whose page came back full (or failed): page that board alone with board_actions.
         """
         ...
 
