@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -227,10 +227,10 @@ class SqlLedger:
                     leases.check(conn, lease, now)
                 self._write_entries(conn, plan.entries)
                 self._insert_ignore(conn, stage_moves, [_move_row(m) for m in plan.moves])
-                self._insert_ignore(conn, cards, [asdict(card) for card in plan.cards])
-                self._insert_ignore(conn, applied_actions, [asdict(a) for a in plan.applied])
+                self._insert_ignore(conn, cards, [_row(card) for card in plan.cards])
+                self._insert_ignore(conn, applied_actions, [_row(a) for a in plan.applied])
                 reply_rows = [
-                    {**asdict(r), "status": PENDING, "created_at": now, "attempts": 0}
+                    {**_row(r), "status": PENDING, "created_at": now, "attempts": 0}
                     for r in plan.replies
                 ]
                 self._insert_ignore(conn, replies, reply_rows)
@@ -273,7 +273,7 @@ class SqlLedger:
         # Originals before reversals, so a reversal's foreign key finds its target.
         ordered = sorted(to_insert.values(), key=lambda e: e.reverses_entry_id is not None)
         if ordered:
-            conn.execute(entries.insert(), [asdict(e) for e in ordered])
+            conn.execute(entries.insert(), [_row(e) for e in ordered])
 
     def _check_reversals(self, conn: Connection, new: Sequence[Entry]) -> None:
         by_target: dict[str, str] = {}
@@ -412,8 +412,14 @@ def _move(row: Row[Any]) -> StageMove:
     return StageMove(**{**row._asdict(), "stage": Stage(row.stage)})
 
 
+def _row(record: Any) -> dict[str, Any]:
+    """A record's fields as a row, shallow: `dataclasses.asdict` deep-copies every date and
+    datetime, which was a third of a large first sync's time (benchmarks/)."""
+    return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
 def _move_row(move: StageMove) -> dict[str, Any]:
-    return {**asdict(move), "stage": move.stage.value}
+    return {**_row(move), "stage": move.stage.value}
 
 
 def _board(row: Row[Any]) -> BoardRecord:
