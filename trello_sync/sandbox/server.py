@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from trello_sync.sandbox.faults import Fault, Faults
+from trello_sync.sandbox.faults import Fault, Faults, empty_lists_and_cards, shuffled
 from trello_sync.sandbox.routes import Api, flatten_query
 from trello_sync.sandbox.shapes import (
     NOT_FOUND_TEXT,
@@ -51,6 +51,8 @@ class Response:
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
     hang_s: float = 0.0  # > 0: hold the request this long, then close without answering
+    drop: bool = False  # close the connection without answering (after hang_s, if any)
+    late_s: float = 0.0  # > 0: answer only after this long (the client has given up)
 
     @classmethod
     def json(cls, status: int, value: Any) -> Response:
@@ -223,6 +225,8 @@ class SandboxServer:
         }
         response = self._answer(method, path, {**query, **body}, key, token, entry)
         entry["status"] = response.status
+        if response.drop or response.hang_s > 0:
+            entry["answered"] = False  # the client never got an answer
         self.log.record(entry)
         return response
 
@@ -246,18 +250,37 @@ class SandboxServer:
         if limited:
             body = {"error": limited, "message": "Rate limit exceeded"}
             return self._with_limits(Response.json(429, body), key, token)
-        fault = self.faults.take(method, path)
-        if fault is not None:
-            return self._with_limits(_fault_response(fault), key, token)
+        faults = self.faults.take(method, path, params)
+        if faults:
+            entry["faults"] = [f.kind for f in faults]
+        if faults and faults[0].group == "stop":
+            return self._with_limits(_fault_response(faults[0]), key, token)
         try:
             result = self.api.handle(member_id, method, path[2:] or "/", params)
+            result = self._after_apply(faults, path, params, result)
             response = Response.json(200, result)
         except SandboxError as error:
             response = Response.text(error.status, error.message)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             response = Response.text(500, REASONS[500])
+        for fault in faults:
+            if fault.kind == "drop":
+                response.drop, response.hang_s = True, fault.delay
+            elif fault.kind == "late":
+                response.late_s = fault.delay
         return self._with_limits(response, key, token)
+
+    def _after_apply(self, faults: list[Fault], path: str, params: Json, result: Any) -> Any:
+        """The read and visibility faults, on a request that was applied."""
+        for fault in faults:
+            if fault.kind == "empty":
+                result = empty_lists_and_cards(path, params, result)
+            elif fault.kind == "shuffle":
+                result = shuffled(result, fault.seed)
+            elif fault.kind == "hide" and isinstance(result, dict) and result.get("id"):
+                self.state.hide_action(str(result["id"]), fault.delay)
+        return result
 
     def _with_limits(self, response: Response, key: str, token: str) -> Response:
         with self._limits_lock:
@@ -307,7 +330,7 @@ def _credentials(authorization: str | None, query: Json, body: Json) -> tuple[st
 
 def _fault_response(fault: Fault) -> Response:
     if fault.kind == "timeout":  # logged with status 0: no answer was ever sent
-        return Response(0, b"", TEXT_TYPE, hang_s=fault.delay_s)
+        return Response(0, b"", TEXT_TYPE, hang_s=fault.delay)
     if fault.status == 429:
         return Response.json(429, {"error": fault.error, "message": "Rate limit exceeded"})
     return Response.text(fault.status, REASONS.get(fault.status, "Error"))
@@ -326,6 +349,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (about 40 ms a request on loopback).
+    disable_nagle_algorithm = True
     server: _HTTPServer
     timeout = 60  # idle keep-alive connections are closed after this
 
@@ -407,15 +433,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, response: Response) -> None:
-        if response.hang_s > 0:
-            time.sleep(response.hang_s)
+        if response.hang_s > 0 or response.drop:
+            if response.hang_s > 0:
+                time.sleep(response.hang_s)
             self.close_connection = True
             return
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        if response.late_s > 0:
+            time.sleep(response.late_s)
+            self.close_connection = True
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except OSError:
+            if response.late_s <= 0:
+                raise
+            self.close_connection = True  # a late answer to a client that has left

@@ -14,7 +14,7 @@ import random
 import string
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from trello_sync.sandbox import shapes
@@ -73,6 +73,8 @@ class StateBase:
         self._field_items: dict[str, dict[str, Json]] = {}  # card id → field id → item
         self._actions: dict[str, Json] = {}
         self._short_links: set[str] = set()
+        # Actions the feeds leave out until then (the "hide" fault: Trello showing late).
+        self._hidden_until: dict[str, datetime] = {}
 
     # --- clock and helpers ---------------------------------------------------------------
 
@@ -83,6 +85,16 @@ class StateBase:
     def now(self) -> datetime:
         with self._lock:
             return shapes.to_utc_ms(self._clock())
+
+    def hide_action(self, action_id: str, seconds: float) -> None:
+        """Leave the action out of every board and card feed for `seconds` of this
+        state's clock (a fault: Trello shows some new comments only after a delay)."""
+        with self._lock:
+            self._hidden_until[action_id] = self._clock() + timedelta(seconds=seconds)
+
+    def _visible(self, action: Json) -> bool:
+        until = self._hidden_until.get(action["id"])
+        return until is None or self._clock() >= until
 
     def _when(self, at: datetime | None) -> datetime:
         return shapes.to_utc_ms(at if at is not None else self._clock())

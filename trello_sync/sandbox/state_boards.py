@@ -320,7 +320,9 @@ class BoardState(StateBase):
         """Trello's feed: newest first; since/before strict; limit ≤ 1000; page*limit < 1000."""
         board_id = self._board(board_ref)["id"]
         mine = (
-            a for a in self._actions.values() if a["data"].get("board", {}).get("id") == board_id
+            a
+            for a in self._actions.values()
+            if a["data"].get("board", {}).get("id") == board_id and self._visible(a)
         )
         return shapes.select_actions(
             mine,
@@ -346,7 +348,9 @@ class BoardState(StateBase):
     ) -> list[Json]:
         card_id = self._card(card_ref)["id"]
         mine = (
-            a for a in self._actions.values() if (a["data"].get("card") or {}).get("id") == card_id
+            a
+            for a in self._actions.values()
+            if (a["data"].get("card") or {}).get("id") == card_id and self._visible(a)
         )
         return shapes.select_actions(
             mine, filter=filter, since=since, before=before, limit=limit, page=page
