@@ -158,12 +158,12 @@ def plan_deleted_comments(
     """Reverse the entries of command comments that vanished from a card that still exists.
 
     `current_comment_ids`: every comment the board shows dated on/after `window_start`.
-    A deletion has no time on Trello: the reversal is dated at the newest action the
-    ledger had seen on the board when it noticed (never before the original), so that
-    the same history always gives the same ledger, however late the re-read ran.
+    A deletion has no time on Trello: the reversal is dated at the newest point of the
+    board's history the ledger had seen when it noticed (never before the original), so
+    that the same history always gives the same ledger, however late the re-read ran.
     """
     board = _Board(view)
-    seen_until = view.checkpoint.at if view.checkpoint else now
+    seen_until = _history_seen_until(view, now)
     for comment in sorted(view.comments.values(), key=lambda c: (c.at, c.action_id)):
         if comment.at < window_start or comment.action_id in current_comment_ids:
             continue
@@ -183,6 +183,20 @@ def plan_deleted_comments(
                     )
                 )
     return _finish(board, None)
+
+
+def _history_seen_until(view: BoardView, now: datetime) -> datetime:
+    """The newest stage move, entry or command the ledger holds for the board.
+
+    Not the checkpoint: it can be one of the service's own replies, dated when it was
+    posted, which depends on the run (a lost answer, a retry), not on the history."""
+    instants = [comment.at for comment in view.comments.values()]
+    for card in view.cards.values():
+        instants += [move.at for move in card.moves]
+        instants += [entry.recorded_at for entry in card.entries]
+    if instants:
+        return max(instants)
+    return view.checkpoint.at if view.checkpoint else now
 
 
 def _finish(board: _Board, checkpoint: Checkpoint | None) -> Plan:
