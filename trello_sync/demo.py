@@ -9,7 +9,6 @@ the report and writes the exports.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -28,7 +27,8 @@ def run_demo(folder: Path, *, debug: bool = False) -> int:
     console = Console()
     tz = local_zone()
     state = SandboxState()
-    demo = build_demo_board(state, today=datetime.now(UTC).astimezone(tz).date(), tz=tz)
+    clock = SystemClock()
+    demo = build_demo_board(state, today=clock.now().astimezone(tz).date(), tz=tz)
     # A fresh ledger each time: the sandbox's board is new on every run.
     ledger_dir = folder.resolve()
     if (ledger_dir / "exports").exists():
@@ -54,7 +54,6 @@ def run_demo(folder: Path, *, debug: bool = False) -> int:
             f"weeks of history by @{demo.mentor_username} (mentor) and "
             f"@{demo.student_username} (a student)."
         )
-        clock = SystemClock()
         with open_app(settings, clock, progress=progress_factory(console)) as app:
             syncer = app.require_syncer()
             console.rule("1. First sync: the whole history is replayed")

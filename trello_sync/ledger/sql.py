@@ -9,14 +9,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, or_, select, update
+from sqlalchemy import Connection, Engine, Select, Table, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.records import (
-    AppliedAction,
     BoardView,
     CardRecord,
     CardState,
@@ -26,8 +25,16 @@ from trello_sync.domain.records import (
     PostedReply,
     StageMove,
 )
-from trello_sync.domain.stages import Stage
 from trello_sync.ledger import leases, schema
+from trello_sync.ledger.rows import (
+    board_of,
+    entry_of,
+    latest_comments,
+    move_of,
+    move_row,
+    row_of,
+    stand_in_card,
+)
 from trello_sync.ledger.schema import (
     applied_actions,
     boards,
@@ -142,7 +149,7 @@ class SqlLedger:
             )
         # A ref names its board before an id that happens to be equal to it.
         rows.sort(key=lambda row: row.ref != ref)
-        return _board(rows[0]) if rows else None
+        return board_of(rows[0]) if rows else None
 
     def remember_board(self, ref: str, board_id: str, name: str) -> None:
         with self._write() as conn:
@@ -160,7 +167,7 @@ class SqlLedger:
     def boards(self) -> list[BoardRecord]:
         with self._read() as conn:
             rows = conn.execute(select(boards).order_by(boards.c.board_id)).all()
-        return [_board(row) for row in rows]
+        return [board_of(row) for row in rows]
 
     def flag_board(self, board_id: str, reason: str | None) -> None:
         with self._write() as conn:
@@ -189,21 +196,23 @@ class SqlLedger:
             board_row = conn.execute(select(boards).where(boards.c.board_id == board_id)).first()
         records = {row.card_id: CardRecord(**row._asdict()) for row in card_rows}
         moves: dict[str, list[StageMove]] = {}
-        for move in map(_move, move_rows):
+        for move in map(move_of, move_rows):
             moves.setdefault(move.card_id, []).append(move)
         card_entries: dict[str, list[Entry]] = {}
-        for entry in map(_entry, entry_rows):
+        for entry in map(entry_of, entry_rows):
             card_entries.setdefault(entry.card_id, []).append(entry)
         states = {}
         for card_id in sorted(records.keys() | moves.keys() | card_entries.keys()):
             card_moves, its_entries = moves.get(card_id, []), card_entries.get(card_id, [])
-            record = records.get(card_id) or _stand_in(board_id, card_id, card_moves, its_entries)
+            record = records.get(card_id) or stand_in_card(
+                board_id, card_id, card_moves, its_entries
+            )
             states[card_id] = CardState(record, tuple(card_moves), tuple(its_entries))
         return BoardView(
             board_id=board_id,
             cards=states,
-            comments=_latest_comments(comment_rows),
-            checkpoint=_board(board_row).checkpoint if board_row else None,
+            comments=latest_comments(comment_rows),
+            checkpoint=board_of(board_row).checkpoint if board_row else None,
         )
 
     def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
@@ -226,11 +235,11 @@ class SqlLedger:
                 if lease is not None:
                     leases.check(conn, lease, now)
                 self._write_entries(conn, plan.entries)
-                self._insert_ignore(conn, stage_moves, [_move_row(m) for m in plan.moves])
-                self._insert_ignore(conn, cards, [_row(card) for card in plan.cards])
-                self._insert_ignore(conn, applied_actions, [_row(a) for a in plan.applied])
+                self._insert_ignore(conn, stage_moves, [move_row(m) for m in plan.moves])
+                self._insert_ignore(conn, cards, [row_of(card) for card in plan.cards])
+                self._insert_ignore(conn, applied_actions, [row_of(a) for a in plan.applied])
                 reply_rows = [
-                    {**_row(r), "status": PENDING, "created_at": now, "attempts": 0}
+                    {**row_of(r), "status": PENDING, "created_at": now, "attempts": 0}
                     for r in plan.replies
                 ]
                 self._insert_ignore(conn, replies, reply_rows)
@@ -273,7 +282,7 @@ class SqlLedger:
         # Originals before reversals, so a reversal's foreign key finds its target.
         ordered = sorted(to_insert.values(), key=lambda e: e.reverses_entry_id is not None)
         if ordered:
-            conn.execute(entries.insert(), [_row(e) for e in ordered])
+            conn.execute(entries.insert(), [row_of(e) for e in ordered])
 
     def _check_reversals(self, conn: Connection, new: Sequence[Entry]) -> None:
         by_target: dict[str, str] = {}
@@ -298,7 +307,7 @@ class SqlLedger:
         found: list[Entry] = []
         for chunk in _chunks(sorted(set(ids))):
             rows = conn.execute(select(entries).where(entries.c.entry_id.in_(chunk)))
-            found.extend(map(_entry, rows))
+            found.extend(map(entry_of, rows))
         return found
 
     # --- the outbox ------------------------------------------------------------------------
@@ -374,14 +383,14 @@ class SqlLedger:
             # yield_per streams (a server-side cursor on PostgreSQL): memory stays flat.
             result = conn.execution_options(yield_per=STREAM_ROWS).execute(query)
             for row in result:
-                yield _entry(row)
+                yield entry_of(row)
 
     def moves(self, board_id: str | None = None) -> list[StageMove]:
         query = select(stage_moves).order_by(
             stage_moves.c.at, stage_moves.c.board_id, stage_moves.c.source_action_id
         )
         with self._read() as conn:
-            return [_move(row) for row in conn.execute(_for_board(query, stage_moves, board_id))]
+            return [move_of(row) for row in conn.execute(_for_board(query, stage_moves, board_id))]
 
     def cards(self, board_id: str | None = None) -> list[CardRecord]:
         query = select(cards).order_by(cards.c.board_id, cards.c.card_id)
@@ -403,65 +412,8 @@ class SqlLedger:
             )
 
 
-# --- rows <-> records ---------------------------------------------------------------------
-def _entry(row: Row[Any]) -> Entry:
-    return Entry(**row._asdict())
-
-
-def _move(row: Row[Any]) -> StageMove:
-    return StageMove(**{**row._asdict(), "stage": Stage(row.stage)})
-
-
-def _row(record: Any) -> dict[str, Any]:
-    """A record's fields as a row, shallow: `dataclasses.asdict` deep-copies every date and
-    datetime, which was a third of a large first sync's time (benchmarks/)."""
-    return {field.name: getattr(record, field.name) for field in fields(record)}
-
-
-def _move_row(move: StageMove) -> dict[str, Any]:
-    return {**_row(move), "stage": move.stage.value}
-
-
-def _board(row: Row[Any]) -> BoardRecord:
-    checkpoint = None
-    if row.checkpoint_action_id is not None and row.checkpoint_at is not None:
-        checkpoint = Checkpoint(row.checkpoint_action_id, row.checkpoint_at)
-    return BoardRecord(row.board_id, row.ref, row.name, checkpoint, row.flag)
-
-
 def _for_board(query: Select[Any], table: Table, board_id: str | None) -> Select[Any]:
     return query if board_id is None else query.where(table.c.board_id == board_id)
-
-
-def _latest_comments(rows: Iterable[Row[Any]]) -> dict[str, AppliedAction]:
-    """The latest version of each comment action ("" first), if that version has text.
-
-    A later version without text (a deletion, or an edit into a plain comment) hides the
-    older ones: the planner must not see a command that no longer reads as one.
-    """
-    latest: dict[str, AppliedAction] = {}
-    for row in rows:
-        action = AppliedAction(**row._asdict())
-        known = latest.get(action.action_id)
-        if known is None or action.version > known.version:
-            latest[action.action_id] = action
-    return {key: action for key, action in sorted(latest.items()) if action.text is not None}
-
-
-def _stand_in(
-    board_id: str, card_id: str, moves: Sequence[StageMove], card_entries: Sequence[Entry]
-) -> CardRecord:
-    """A card with history but no card row (the planner always writes one first)."""
-    last = card_entries[-1] if card_entries else None
-    sources = [m.source_action_id for m in moves] + [e.source_action_id for e in card_entries]
-    return CardRecord(
-        board_id=board_id,
-        card_id=card_id,
-        name=last.student if last else "",
-        project=last.project if last else None,
-        level=last.level if last else 0,  # 0: unknown
-        first_seen_action_id=sources[0] if sources else "",
-    )
 
 
 def _set_posted(conn: Connection, posted: PostedReply, at: datetime) -> None:

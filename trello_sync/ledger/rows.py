@@ -1,0 +1,75 @@
+"""Rows and records: how the ledger's rows become the domain's frozen records, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import Row
+
+from trello_sync.domain.records import (
+    AppliedAction,
+    CardRecord,
+    Checkpoint,
+    Entry,
+    StageMove,
+)
+from trello_sync.domain.stages import Stage
+from trello_sync.ledger.store import BoardRecord
+
+
+def entry_of(row: Row[Any]) -> Entry:
+    return Entry(**row._asdict())
+
+
+def move_of(row: Row[Any]) -> StageMove:
+    return StageMove(**{**row._asdict(), "stage": Stage(row.stage)})
+
+
+def row_of(record: Any) -> dict[str, Any]:
+    """A record's fields as a row, shallow: `dataclasses.asdict` deep-copies every date and
+    datetime, which was a third of a large first sync's time (benchmarks/)."""
+    return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+def move_row(move: StageMove) -> dict[str, Any]:
+    return {**row_of(move), "stage": move.stage.value}
+
+
+def board_of(row: Row[Any]) -> BoardRecord:
+    checkpoint = None
+    if row.checkpoint_action_id is not None and row.checkpoint_at is not None:
+        checkpoint = Checkpoint(row.checkpoint_action_id, row.checkpoint_at)
+    return BoardRecord(row.board_id, row.ref, row.name, checkpoint, row.flag)
+
+
+def latest_comments(rows: Iterable[Row[Any]]) -> dict[str, AppliedAction]:
+    """The latest version of each comment action ("" first), if that version has text.
+
+    A later version without text (a deletion, or an edit into a plain comment) hides the
+    older ones: the planner must not see a command that no longer reads as one.
+    """
+    latest: dict[str, AppliedAction] = {}
+    for row in rows:
+        action = AppliedAction(**row._asdict())
+        known = latest.get(action.action_id)
+        if known is None or action.version > known.version:
+            latest[action.action_id] = action
+    return {key: action for key, action in sorted(latest.items()) if action.text is not None}
+
+
+def stand_in_card(
+    board_id: str, card_id: str, moves: Sequence[StageMove], card_entries: Sequence[Entry]
+) -> CardRecord:
+    """A card with history but no card row (the planner always writes one first)."""
+    last = card_entries[-1] if card_entries else None
+    sources = [m.source_action_id for m in moves] + [e.source_action_id for e in card_entries]
+    return CardRecord(
+        board_id=board_id,
+        card_id=card_id,
+        name=last.student if last else "",
+        project=last.project if last else None,
+        level=last.level if last else 0,  # 0: unknown
+        first_seen_action_id=sources[0] if sources else "",
+    )
