@@ -131,18 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int, secrets: Sequence[str], debug: bool) -> int:
-    for secret in secrets:
-        if len(secret) >= 6:
-            message = message.replace(secret, "[redacted]")
+    from trello_sync.logs import RedactSecrets
+
+    redact = RedactSecrets(secrets).redact
     if debug:
         import traceback
 
-        text = traceback.format_exc()
-        for secret in secrets:
-            if len(secret) >= 6:
-                text = text.replace(secret, "[redacted]")
-        print(text, file=sys.stderr, end="")
-    print(f"trello-sync: error: {message}", file=sys.stderr)
+        print(redact(traceback.format_exc()), file=sys.stderr, end="")
+    print(f"trello-sync: error: {redact(message)}", file=sys.stderr)
     return code
 
 

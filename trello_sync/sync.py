@@ -201,7 +201,7 @@ class Syncer:
     def _cycle(
         self, ref: str, outcome: BoardOutcome, force_reread: bool, prefetched: list[Json] | None
     ) -> None:
-        board_id = self._board_id(ref, outcome)
+        board_id, flagged = self._board_id(ref, outcome)
         view = self._ledger.board_view(board_id)
         first = view.checkpoint is None
         outcome.first_sync = first
@@ -260,7 +260,7 @@ class Syncer:
             self._commit(board_id, result)
         if reread_due:
             self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
-        if self._was_flagged(board_id):
+        if flagged:
             self._ledger.flag_board(board_id, None)
         outcome.applied = len(result.applied)
         outcome.entries = len(result.entries)
@@ -302,19 +302,17 @@ class Syncer:
         known = {reply.reply_id for reply in self._ledger.replies(board_id)}
         return [reply for reply in due if reply.reply_id not in known]
 
-    def _board_id(self, ref: str, outcome: BoardOutcome) -> str:
+    def _board_id(self, ref: str, outcome: BoardOutcome) -> tuple[str, bool]:
+        """The board's id (asked of Trello once, then kept), and whether it is flagged."""
         record = self._ledger.board_for_ref(ref)
         if record is not None:
             outcome.board_id, outcome.name = record.board_id, record.name
-            return record.board_id
+            return record.board_id, bool(record.flag)
         board = self._trello.board(ref)
         board_id, name = str(board["id"]), str(board.get("name") or "")
         self._ledger.remember_board(ref, board_id, name)
         outcome.board_id, outcome.name = board_id, name
-        return board_id
-
-    def _was_flagged(self, board_id: str) -> bool:
-        return any(b.board_id == board_id and b.flag for b in self._ledger.boards())
+        return board_id, False
 
     def _fetch(self, board_id: str, checkpoint: Checkpoint | None, first: bool) -> list[Json]:
         since = self._since(checkpoint) if checkpoint is not None else None

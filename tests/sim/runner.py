@@ -122,8 +122,8 @@ def apply_op(sb: Sandbox, op: Op, at: Any) -> None:
         raise ValueError(f"unknown operation {op.kind}")
 
 
-class PagedHttpTrello(HttpTrello):
-    """The real HTTP client, asking for the scenario's (small) page size when it polls."""
+class _SmallPages:
+    """Asks for the scenario's (small) page size when it polls; mixed into a real port."""
 
     page_size = MAX_PAGE_SIZE
 
@@ -138,28 +138,17 @@ class PagedHttpTrello(HttpTrello):
     ) -> list[Json]:
         # The small pages for the poll's feed; the comment re-read keeps Trello's maximum.
         size = min(page_size, self.page_size) if action_filter == ACTION_FILTER else page_size
-        return super().board_actions(
+        return super().board_actions(  # type: ignore[misc]
             board_id, since=since, action_filter=action_filter, page_size=size, on_page=on_page
         )
 
 
-class PagedFakeTrello(FakeTrello):
-    page_size = MAX_PAGE_SIZE
+class PagedHttpTrello(_SmallPages, HttpTrello):
+    """The real HTTP client, with the scenario's page size."""
 
-    def board_actions(
-        self,
-        board_id: str,
-        *,
-        since: str | None = None,
-        action_filter: str = ACTION_FILTER,
-        page_size: int = MAX_PAGE_SIZE,
-        on_page: PageProgress | None = None,
-    ) -> list[Json]:
-        # The small pages for the poll's feed; the comment re-read keeps Trello's maximum.
-        size = min(page_size, self.page_size) if action_filter == ACTION_FILTER else page_size
-        return super().board_actions(
-            board_id, since=since, action_filter=action_filter, page_size=size, on_page=on_page
-        )
+
+class PagedFakeTrello(_SmallPages, FakeTrello):
+    """The in-memory port, with the scenario's page size."""
 
 
 # --- one run ----------------------------------------------------------------------------
