@@ -8,7 +8,7 @@ boards still sync. Only a bad key or token stops the whole pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -22,7 +22,7 @@ from trello_sync.domain.actions import (
     parse_action,
     parse_instant,
 )
-from trello_sync.domain.facts import empty_board_problem, facts_from_snapshot
+from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_snapshot
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
@@ -30,6 +30,7 @@ from trello_sync.domain.views import apply_plan, merge_plans
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
+from trello_sync.spool import ActionSpool
 from trello_sync.trello.port import (
     ACTION_TYPES,
     Json,
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 REREAD_META = "last_comment_reread:"
 # An idle poll moves the checkpoint over already-applied actions only past this many.
 IDLE_WINDOW_LIMIT = 100
+# A window longer than this (a first sync of a long history) is planned and committed in
+# chunks of this many actions: about 60 MB of working memory each.
+CHUNK_SIZE = 50_000
+# Past this many actions, a window moves from memory to a temporary file (see spool.py).
+SPOOL_MEMORY = 100_000
 
 # Opens a progress display for a board's first sync; returns the page callback and a
 # function that closes the display.
@@ -67,6 +73,42 @@ class BoardOutcome:
     seconds: float = 0.0
     outbox: OutboxResult = field(default_factory=OutboxResult)
     problem: str | None = None  # why this board's cycle recorded nothing
+
+
+@dataclass
+class _Window:
+    """What a cycle's whole fetch said, beyond the actions it spooled."""
+
+    latest: Checkpoint | None = None  # its newest action, of any type
+    size: int = 0  # actions of every type it held
+
+
+@dataclass
+class _CycleState:
+    """One board's cycle while its window is planned, chunk after chunk."""
+
+    view: BoardView
+    window: _Window
+    first: bool  # the board had no checkpoint when the cycle began
+    reread_due: bool
+    current_comments: frozenset[str]
+    now: datetime
+    window_start: datetime  # the open months start here
+    facts: BoardFacts | None = None
+    config: PlannerConfig | None = None
+    planned: bool = False  # something was planned (and committed) from the window
+    problem: str | None = None
+
+
+def _is_command(action: Action) -> bool:
+    return bool(action.text and action.text.lstrip().startswith("/"))
+
+
+def _count(outcome: BoardOutcome, result: Plan) -> None:
+    outcome.applied += len(result.applied)
+    outcome.entries += len(result.entries)
+    outcome.moves += len(result.moves)
+    outcome.replies_planned += len(result.replies)
 
 
 def _latest(raw: list[Json]) -> Checkpoint | None:
@@ -98,6 +140,9 @@ class Syncer:
         self._mentors: frozenset[str] | None = None
         self._table = settings.project_table()
         self.outbox = Outbox(trello, ledger, clock, settings.reply_lease)
+        # How a long window is held and planned (small values in tests, to exercise both).
+        self.chunk_size = CHUNK_SIZE
+        self.spool_memory = SPOOL_MEMORY
 
     def set_progress(self, progress: ProgressFactory | None) -> None:
         self._progress = progress
@@ -206,83 +251,191 @@ class Syncer:
         first = view.checkpoint is None
         outcome.first_sync = first
         now = self._clock.now()
-
-        # A batched poll reads every type (see _prefetch): the whole window counts for the
-        # checkpoint, only the types the service reads are applied.
-        window = (
-            prefetched if prefetched is not None else self._fetch(board_id, view.checkpoint, first)
-        )
-        raw = [item for item in window if item.get("type") in ACTION_TYPES]
-        outcome.fetched = len(raw)
-        actions = self._unapplied(board_id, [parse_action(item) for item in raw])
-
-        reread_due = first or force_reread or self._reread_due(board_id, now)
-        window_start = self._window_start(now)
-        current_comments: frozenset[str] = frozenset()
-        if reread_due and not first:
-            comments = self._trello.board_actions(
-                board_id, since=format_instant(window_start), action_filter="commentCard"
+        with ActionSpool(memory_limit=self.spool_memory) as spool:
+            window = self._gather(board_id, view.checkpoint, first, prefetched, spool)
+            outcome.fetched = len(spool)
+            reread_due = first or force_reread or self._reread_due(board_id, now)
+            current_comments: frozenset[str] = frozenset()
+            if reread_due and not first:
+                current_comments = self._reread_comments(board_id, now, spool)
+            state = _CycleState(
+                view, window, first, reread_due, current_comments, now, self._window_start(now)
             )
-            parsed = [parse_action(item) for item in comments]
-            current_comments = frozenset(a.id for a in parsed)
-            known = {a.id for a in actions}
-            actions += [a for a in self._unapplied(board_id, parsed) if a.id not in known]
+            self._plan_window(board_id, spool, state, outcome)
+        if state.problem:
+            return
+        if reread_due:
+            self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
+        if flagged and state.planned:
+            self._ledger.flag_board(board_id, None)
+        outcome.reread = reread_due and state.planned
 
-        if not actions and not (reread_due and not first and view.comments):
-            self._advance_over_applied(board_id, view.checkpoint, window)
+    def _gather(
+        self,
+        board_id: str,
+        checkpoint: Checkpoint | None,
+        first: bool,
+        prefetched: list[Json] | None,
+        spool: ActionSpool,
+    ) -> _Window:
+        """Reads the window into the spool page by page; what the whole window says.
+
+        A batched poll reads every type (see _prefetch): the whole window counts for the
+        checkpoint, only the types the service reads are applied. Every page is parsed
+        before anything is planned: a malformed action anywhere changes nothing."""
+        window = _Window()
+        if prefetched is not None:
+            self._take([prefetched], spool, window)
+            return window
+        since = self._since(checkpoint) if checkpoint is not None else None
+        if first and self._progress is not None:
+            on_page, close = self._progress(board_id)
+            try:
+                pages = self._trello.board_action_pages(board_id, on_page=on_page)
+                self._take(pages, spool, window)
+            finally:
+                close()
+        else:
+            self._take(self._trello.board_action_pages(board_id, since=since), spool, window)
+        return window
+
+    @staticmethod
+    def _take(pages: Iterable[list[Json]], spool: ActionSpool, window: _Window) -> None:
+        for page in pages:
+            window.size += len(page)
+            newest = _latest(page)
+            if newest is not None and (
+                window.latest is None
+                or (newest.at, newest.action_id) > (window.latest.at, window.latest.action_id)
+            ):
+                window.latest = newest
+            spool.add(parse_action(item) for item in page if item.get("type") in ACTION_TYPES)
+
+    def _reread_comments(self, board_id: str, now: datetime, spool: ActionSpool) -> frozenset[str]:
+        """Every comment of the open months, read again: an edit or a deletion shows
+        only here. Returns their ids; adds the versions not applied yet to the spool."""
+        comments = self._trello.board_actions(
+            board_id, since=format_instant(self._window_start(now)), action_filter="commentCard"
+        )
+        parsed = [parse_action(item) for item in comments]
+        fresh = self._unapplied(board_id, parsed)
+        # The window's own copy wins, unless that copy is applied already and this is a
+        # newer version of it (edited between the two reads).
+        held = spool.versions(a.id for a in fresh)
+        applied = self._ledger.applied_versions(board_id, set(held))
+        spool.add(a for a in fresh if a.id in held and (a.id, held[a.id]) in applied)
+        spool.add((a for a in fresh if a.id not in held), replace=False)
+        return frozenset(a.id for a in parsed)
+
+    def _plan_window(
+        self, board_id: str, spool: ActionSpool, state: _CycleState, outcome: BoardOutcome
+    ) -> None:
+        """Plans the window oldest first. A long one (a first sync of years of history) is
+        planned and committed `chunk_size` actions at a time, each commit with its own
+        checkpoint: memory stays bounded, and a crash keeps the chunks already done."""
+        chunks = spool.chunks(self.chunk_size)
+        remaining = len(spool)
+        for chunk in chunks:
+            remaining -= len(chunk)
+            actions = self._unapplied(board_id, chunk)
+            if remaining == 0:
+                self._plan_last(board_id, actions, state, outcome)
+                return
+            last = chunk[-1]
+            checkpoint = Checkpoint(last.id, last.date)
+            if not actions:
+                self._commit(board_id, Plan(checkpoint=checkpoint))
+                continue
+            # The whole window's cards and commands: a chunk cannot see the later ones.
+            if not self._prepare(board_id, state, outcome, spool.card_kinds, spool.has_commands):
+                return
+            assert state.facts is not None and state.config is not None
+            result = plan(actions, state.view, state.facts, state.config, advance_checkpoint=False)
+            result = replace(result, checkpoint=checkpoint)
+            self._commit(board_id, result)
+            _count(outcome, result)
+            state.planned = True
+            # Later chunks never see these comments again (ids are unique in a window):
+            # only the open months' are kept, for the deletion check at the end.
+            recent = tuple(a for a in result.applied if a.at >= state.window_start)
+            state.view = apply_plan(state.view, replace(result, applied=recent))
+        self._plan_last(board_id, [], state, outcome)
+
+    def _prepare(
+        self,
+        board_id: str,
+        state: _CycleState,
+        outcome: BoardOutcome,
+        events: Collection[CardEvent],
+        commands: bool,
+    ) -> bool:
+        """The board's facts and the planner's config, asked once per cycle; False (and
+        the board flagged) when the board looks wiped."""
+        if state.facts is not None:
+            return True
+        facts, problem = self._facts(board_id, state.view, events)
+        if problem:
+            self._ledger.flag_board(board_id, problem)
+            outcome.problem = state.problem = problem
+            return False
+        state.facts = facts
+        state.config = self._planner_config(state.now, commands)
+        return True
+
+    def _plan_last(
+        self, board_id: str, actions: list[Action], state: _CycleState, outcome: BoardOutcome
+    ) -> None:
+        view, now = state.view, state.now
+        # A first sync has read every comment: nothing to compare with.
+        rereading = state.reread_due and not state.first
+        if not actions and not (rereading and view.comments):
+            self._advance_over_applied(board_id, view.checkpoint, state.window)
             reminders = self._new_reminders(board_id, view, now)
             if reminders:
                 self._commit(board_id, Plan(replies=tuple(reminders)))
-                outcome.replies_planned = len(reminders)
-            if reread_due:
-                self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
+                outcome.replies_planned += len(reminders)
             return
-
-        facts, problem = self._facts(board_id, view, actions)
-        if problem:
-            self._ledger.flag_board(board_id, problem)
-            outcome.problem = problem
+        commands = any(_is_command(a) for a in actions)
+        if not self._prepare(board_id, state, outcome, actions, commands):
             return
-        config = self._planner_config(now, actions)
+        assert state.facts is not None and state.config is not None
+        facts, config = state.facts, state.config
         result = plan(actions, view, facts, config, advance_checkpoint=False)
-        latest = _latest(window)
-        if latest is not None:
+        if state.window.latest is not None:
             # Everything up to the newest action of this (complete) fetch has been seen.
-            result = replace(result, checkpoint=latest)
-        if reread_due and not first:
+            result = replace(result, checkpoint=state.window.latest)
+        if rereading:
             deleted = plan_deleted_comments(
-                current_comments, window_start, apply_plan(view, result), facts, config, now
+                state.current_comments,
+                state.window_start,
+                apply_plan(view, result),
+                facts,
+                config,
+                now,
             )
             result = merge_plans(result, deleted)
         reminders = self._new_reminders(board_id, apply_plan(view, result), now)
         result = replace(result, replies=result.replies + tuple(reminders))
         if not result.is_empty or result.checkpoint:
             self._commit(board_id, result)
-        if reread_due:
-            self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
-        if flagged:
-            self._ledger.flag_board(board_id, None)
-        outcome.applied = len(result.applied)
-        outcome.entries = len(result.entries)
-        outcome.moves = len(result.moves)
-        outcome.replies_planned = len(result.replies)
-        outcome.reread = reread_due
+        _count(outcome, result)
+        state.planned = True
 
     def _advance_over_applied(
-        self, board_id: str, checkpoint: Checkpoint | None, raw: list[Json]
+        self, board_id: str, checkpoint: Checkpoint | None, window: _Window
     ) -> None:
         """Nothing new, but the fetch returned actions already applied (our own replies,
         recorded when posted; or a rewound checkpoint). Moving the checkpoint is a write,
         and an idle poll should write nothing: so it moves only when the window has grown
         enough to cost something, or when there was no checkpoint at all."""
-        latest = _latest(raw)
+        latest = window.latest
         if latest is None:
             return
         newer = checkpoint is None or (latest.at, latest.action_id) > (
             checkpoint.at,
             checkpoint.action_id,
         )
-        if newer and (checkpoint is None or len(raw) >= IDLE_WINDOW_LIMIT):
+        if newer and (checkpoint is None or window.size >= IDLE_WINDOW_LIMIT):
             self._commit(board_id, Plan(checkpoint=latest))
 
     def _commit(self, board_id: str, plan: Plan) -> None:
@@ -314,16 +467,6 @@ class Syncer:
         outcome.board_id, outcome.name = board_id, name
         return board_id, False
 
-    def _fetch(self, board_id: str, checkpoint: Checkpoint | None, first: bool) -> list[Json]:
-        since = self._since(checkpoint) if checkpoint is not None else None
-        if first and self._progress is not None:
-            on_page, close = self._progress(board_id)
-            try:
-                return self._trello.board_actions(board_id, since=since, on_page=on_page)
-            finally:
-                close()
-        return self._trello.board_actions(board_id, since=since)
-
     def _since(self, checkpoint: Checkpoint) -> str:
         """Where a poll starts: a little before the checkpoint, in case Trello shows an
         action late (its order is not causal); what was applied already is skipped."""
@@ -343,7 +486,7 @@ class Syncer:
         return fresh
 
     def _facts(
-        self, board_id: str, view: BoardView, actions: list[Action]
+        self, board_id: str, view: BoardView, actions: Collection[CardEvent]
     ) -> tuple[BoardFacts, str | None]:
         snapshot = self._trello.board_snapshot(board_id)
         problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, actions)
@@ -371,9 +514,8 @@ class Syncer:
             self._mentors = frozenset(configured or [str(self._trello.me()["username"])])
         return self._mentors
 
-    def _planner_config(self, now: datetime, actions: list[Action]) -> PlannerConfig:
+    def _planner_config(self, now: datetime, commands: bool) -> PlannerConfig:
         reply_since = now - timedelta(days=self._settings.reply_history_days)
         # Asking Trello who owns the token costs a request: only when a command needs it.
-        commands = any(a.text and a.text.lstrip().startswith("/") for a in actions)
         mentors = self.mentors() if commands else frozenset()
         return self._settings.planner_config(mentors, reply_since)

@@ -202,6 +202,18 @@ def test_feed_reports_progress_after_each_page(trello: Trello) -> None:
     assert calls[-1] == (len(expected), expected[0]["date"])
 
 
+def test_feed_pages_arrive_one_request_at_a_time_newest_first(trello: Trello) -> None:
+    b = build_board(trello.state)
+    expected = feed_of(trello.state, b.id)
+    pages = trello.port.board_action_pages(b.id, page_size=4)
+    first = next(pages)
+    assert ids(first) == ids(expected[::-1][:4])  # the newest page, newest first
+    rest = [action for page in pages for action in page]
+    got = {a["id"]: a for a in first + rest}
+    assert sorted(got.values(), key=order_key) == expected
+    assert len(first) + len(rest) == len(expected)  # no boundary read twice here
+
+
 def test_since_an_action_id_or_a_date_leaves_older_actions_out(trello: Trello) -> None:
     b = build_board(trello.state)
     expected = feed_of(trello.state, b.id)

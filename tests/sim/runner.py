@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -127,7 +127,7 @@ class _SmallPages:
 
     page_size = MAX_PAGE_SIZE
 
-    def board_actions(
+    def board_action_pages(
         self,
         board_id: str,
         *,
@@ -135,10 +135,10 @@ class _SmallPages:
         action_filter: str = ACTION_FILTER,
         page_size: int = MAX_PAGE_SIZE,
         on_page: PageProgress | None = None,
-    ) -> list[Json]:
+    ) -> Iterator[list[Json]]:
         # The small pages for the poll's feed; the comment re-read keeps Trello's maximum.
         size = min(page_size, self.page_size) if action_filter == ACTION_FILTER else page_size
-        return super().board_actions(  # type: ignore[misc]
+        return super().board_action_pages(  # type: ignore[misc]
             board_id, since=since, action_filter=action_filter, page_size=size, on_page=on_page
         )
 
@@ -167,6 +167,8 @@ class Run:
         self.trace: list[str] = []
         self.frng = random.Random(f"faults-{scenario.seed}")
         self.timing_faults = 1 if self.frng.random() < 0.12 else 0  # each costs real time
+        crng = random.Random(f"chunks-{scenario.seed}")
+        self.chunking = (crng.choice([1, 2, 5, 1000]), crng.choice([0, 4, 20_000]))
         self.server: SandboxServer | None = None
         self.pacing = FakeClock()  # the HTTP client's pacing and back-off sleeps
         if faulty:
@@ -221,6 +223,10 @@ class Run:
             fake.page_size = self.scenario.page_size
             self.trello = fake
         self.syncer = Syncer(self.settings, self.trello, self.ledger, self.clock)
+        if self.faulty:
+            # The faulty run plans in tiny chunks from a spool on disk, the replay in one
+            # piece from memory: the two must still end in the same ledger.
+            self.syncer.chunk_size, self.syncer.spool_memory = self.chunking
 
     def _stop_service(self) -> None:
         """Throw every in-memory object away (after a crash, or at the end)."""
@@ -498,5 +504,7 @@ def _report(seed: int, scenario: Scenario, faulty: Run, message: str) -> str:
         f"simulation seed {seed} failed: {message}\n"
         f"re-run it with: SIM_SEEDS={seed} .venv/bin/pytest tests/sim -q\n"
         f"{scenario.describe()}\n"
+        f"the faulty run planned {faulty.chunking[0]} actions at a time, spooled to disk past "
+        f"{faulty.chunking[1]}\n"
         f"faults and crashes of the faulty run:\n{trace}"
     )

@@ -23,7 +23,7 @@ class MalformedAction(ValueError):
     """An action whose shape is not Trello's: the board's cycle stops, nothing recorded."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     id: str
     type: str

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
-from trello_sync.domain.actions import Action, ActionKind
+from trello_sync.domain.actions import ActionKind
 from trello_sync.domain.planner import BoardFacts, CardFacts
 from trello_sync.domain.projects import ProjectTable, resolve_project
 from trello_sync.domain.records import BoardView
@@ -35,8 +35,18 @@ def facts_from_snapshot(
     )
 
 
+class CardEvent(Protocol):
+    """What the emptiness guard reads of an action (an Action, or a spooled summary)."""
+
+    @property
+    def card_id(self) -> str | None: ...
+
+    @property
+    def kind(self) -> ActionKind: ...
+
+
 def empty_board_problem(
-    list_count: int, card_count: int, view: BoardView, actions: Sequence[Action] = ()
+    list_count: int, card_count: int, view: BoardView, actions: Collection[CardEvent] = ()
 ) -> str | None:
     """A board that suddenly shows nothing while students are active, or while the new
     `actions` name cards that should still be on it: lost access, a wiped board or an

@@ -10,7 +10,7 @@ from trello_sync.domain.money import Money
 from trello_sync.domain.stages import Stage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One line of the append-only ledger. A reversal carries the opposite amount."""
 
@@ -42,7 +42,7 @@ class Entry:
         return self.reverses_entry_id is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageMove:
     """A card arriving in a stage (or leaving the pipeline), at the time Trello says."""
 
@@ -55,7 +55,7 @@ class StageMove:
     list_name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CardRecord:
     """A student as the ledger first saw them: kept when Trello forgets a deleted card."""
 
@@ -67,7 +67,7 @@ class CardRecord:
     first_seen_action_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A comment to post on a card; reply_id is derived, so planning it twice is harmless."""
 
@@ -79,7 +79,7 @@ class Reply:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppliedAction:
     """An action (a version of it, for an edited comment) that the ledger has applied."""
 
@@ -92,7 +92,7 @@ class AppliedAction:
     text: str | None = None  # kept for command comments, to notice edits and deletions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostedReply:
     """One of our own comments seen on the board: its reply is posted, whatever the outbox says."""
 
@@ -100,13 +100,13 @@ class PostedReply:
     comment_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     action_id: str
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CardState:
     """What the ledger knows of one card: first-seen facts, stage history, entries."""
 
@@ -119,7 +119,7 @@ class CardState:
         return self.moves[-1].stage if self.moves else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoardView:
     """The part of the ledger the planner reads for one board."""
 
@@ -130,7 +130,7 @@ class BoardView:
     checkpoint: Checkpoint | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything one board's cycle writes, in one transaction."""
 

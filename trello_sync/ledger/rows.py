@@ -30,7 +30,13 @@ def move_of(row: Row[Any]) -> StageMove:
 def row_of(record: Any) -> dict[str, Any]:
     """A record's fields as a row, shallow: `dataclasses.asdict` deep-copies every date and
     datetime, which was a third of a large first sync's time (benchmarks/)."""
-    return {field.name: getattr(record, field.name) for field in fields(record)}
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = _FIELD_NAMES[type(record)] = tuple(field.name for field in fields(record))
+    return {name: getattr(record, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def move_row(move: StageMove) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -13,7 +13,13 @@ import trello
 from trello import exceptions as trello_exceptions
 
 from trello_sync.trello.http import HttpService, HttpStats, PacingClock, PacingPolicy, RetryPolicy
-from trello_sync.trello.pager import MAX_PAGE_SIZE, action_order, fetch_all_actions
+from trello_sync.trello.pager import (
+    MAX_PAGE_SIZE,
+    CollectedFeed,
+    action_order,
+    fetch_all_actions,
+    iter_action_pages,
+)
 from trello_sync.trello.port import (
     ACTION_FILTER,
     BATCH_MAX_ROUTES,
@@ -38,7 +44,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-class HttpTrello:
+class HttpTrello(CollectedFeed):
     """Talks to Trello (or the sandbox) over HTTP; every call goes through HttpService."""
 
     def __init__(
@@ -91,7 +97,7 @@ class HttpTrello:
             f"/boards/{_seg(board_ref)}", {"fields": "id,name,shortLink,closed"}
         )
 
-    def board_actions(
+    def board_action_pages(
         self,
         board_id: str,
         *,
@@ -99,9 +105,9 @@ class HttpTrello:
         action_filter: str = ACTION_FILTER,
         page_size: int = MAX_PAGE_SIZE,
         on_page: PageProgress | None = None,
-    ) -> list[Json]:
+    ) -> Iterator[list[Json]]:
         path = f"/boards/{_seg(board_id)}/actions"
-        return fetch_all_actions(
+        return iter_action_pages(
             lambda params: self._json_list(path, params),
             since=since,
             action_filter=action_filter,

@@ -7,13 +7,18 @@ returned oldest first; errors are the port's exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unauthorized
 from trello_sync.sandbox.state import SandboxState
 from trello_sync.trello.http import _auth_message
-from trello_sync.trello.pager import action_order, fetch_all_actions
+from trello_sync.trello.pager import (
+    CollectedFeed,
+    action_order,
+    fetch_all_actions,
+    iter_action_pages,
+)
 from trello_sync.trello.port import (
     ACTION_FILTER,
     PAGE_MAX,
@@ -40,7 +45,7 @@ def _port_errors() -> Iterator[None]:
         raise TrelloError(f"HTTP {error.status}: {error.message}") from None
 
 
-class FakeTrello:
+class FakeTrello(CollectedFeed):
     """A TrelloPort over a SandboxState, acting as the member who owns `token`."""
 
     def __init__(self, state: SandboxState, token: str) -> None:
@@ -74,7 +79,7 @@ class FakeTrello:
         with _port_errors():
             return self.state.board(board_id)
 
-    def board_actions(
+    def board_action_pages(
         self,
         board_id: str,
         *,
@@ -82,7 +87,16 @@ class FakeTrello:
         action_filter: str = ACTION_FILTER,
         page_size: int = 1000,
         on_page: PageProgress | None = None,
-    ) -> list[Json]:
+    ) -> Iterator[list[Json]]:
+        return iter_action_pages(
+            self._feed(board_id),
+            since=since,
+            action_filter=action_filter,
+            page_size=page_size,
+            on_page=on_page,
+        )
+
+    def _feed(self, board_id: str) -> Callable[[dict[str, str]], list[Json]]:
         resolved = self._board_id(board_id)
 
         def fetch(params: dict[str, str]) -> list[Json]:
@@ -96,10 +110,7 @@ class FakeTrello:
                     limit=int(params["limit"]),
                 )
 
-        # The same pager as the HTTP client: one paging algorithm, held to one contract.
-        return fetch_all_actions(
-            fetch, since=since, action_filter=action_filter, page_size=page_size, on_page=on_page
-        )
+        return fetch
 
     def recent_actions_many(
         self, requests: Sequence[tuple[str, str]]

@@ -7,10 +7,10 @@ is unconfirmed, so actions are de-duplicated by id and either answer is safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from trello_sync.trello.port import PageProgress, TrelloError
+from trello_sync.trello.port import ACTION_FILTER, PageProgress, TrelloError
 
 MAX_PAGE_SIZE = 1000  # Trello's cap on `limit` for actions
 
@@ -45,11 +45,45 @@ def fetch_all_actions(
     `fetch_page(params)` performs one request with the given query parameters and returns
     the decoded JSON list. The action whose id is `since` itself is left out.
     """
+    return collect_pages(
+        iter_action_pages(
+            fetch_page,
+            since=since,
+            action_filter=action_filter,
+            page_size=page_size,
+            on_page=on_page,
+        )
+    )
+
+
+def collect_pages(pages: Iterable[list[Action]]) -> list[Action]:
+    """The actions of these pages once each, oldest first by (date, id)."""
+    by_id: dict[str, Action] = {}
+    for page in pages:
+        for action in page:
+            # A re-read copy is the fresher one (a comment can be edited while paging).
+            by_id[str(action["id"])] = action
+    return sorted(by_id.values(), key=action_order)
+
+
+def iter_action_pages(
+    fetch_page: FetchPage,
+    *,
+    since: str | None,
+    action_filter: str,
+    page_size: int = MAX_PAGE_SIZE,
+    on_page: PageProgress | None = None,
+) -> Iterator[list[Action]]:
+    """The pages of `fetch_all_actions`, newest first, as they arrive: for a caller that
+    keeps a long history out of memory. An action can come twice (a boundary read again);
+    the later copy is the fresher one. Raises PagingStalled before yielding a page that
+    does not move back, so a consumer never mistakes a partial history for a whole one.
+    """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-    by_id: dict[str, Action] = {}
     before: str | None = None
     oldest_date: str | None = None
+    count = 0
     while True:
         params = {"filter": action_filter, "limit": str(page_size)}
         if since:
@@ -58,8 +92,8 @@ def fetch_all_actions(
             params["before"] = before
         page = fetch_page(params)
 
-        new = 0
         cursor: str | None = None
+        kept: list[Action] = []
         for action in page:
             aid, date = str(action["id"]), str(action.get("date") or "")
             # The cursor is the smallest id, not the last item: a page can arrive out of
@@ -71,21 +105,53 @@ def fetch_all_actions(
                 oldest_date = date
             if aid == since:
                 continue
-            if aid not in by_id:
-                new += 1
-            # A re-read copy is the fresher one (a comment can be edited while paging).
-            by_id[aid] = action
-        if on_page is not None:
-            on_page(len(by_id), oldest_date)
-
-        if len(page) < page_size or cursor is None:
-            break  # a short page is the last one
-        if cursor == since:
-            break  # `since` is inclusive here, and it has been reached
-        if cursor == before or new == 0:
+            # Every id read so far is at least `before` (each page's smallest id is
+            # smaller than the last's), so exactly the ids below it are new.
+            if before is None or aid < before:
+                count += 1
+            kept.append(action)
+        full = len(page) >= page_size
+        if full and before is not None and cursor is not None and cursor >= before:
             raise PagingStalled(
                 f"Trello's actions feed stopped moving back at action {cursor} "
-                f"({len(by_id)} actions read); refusing to return a partial history"
+                f"({count} actions read); refusing to return a partial history"
             )
+        yield kept
+        if on_page is not None:
+            on_page(count, oldest_date)
+
+        if not full or cursor is None:
+            return  # a short page is the last one
+        if cursor == since:
+            return  # `since` is inclusive here, and it has been reached
         before = cursor
-    return sorted(by_id.values(), key=action_order)
+
+
+class CollectedFeed:
+    """`board_actions` for a port that has `board_action_pages`: one pager for both the
+    HTTP client and the in-memory fake, held to one contract."""
+
+    def board_action_pages(
+        self,
+        board_id: str,
+        *,
+        since: str | None = None,
+        action_filter: str = ACTION_FILTER,
+        page_size: int = MAX_PAGE_SIZE,
+        on_page: PageProgress | None = None,
+    ) -> Iterator[list[Action]]:
+        raise NotImplementedError
+
+    def board_actions(
+        self,
+        board_id: str,
+        *,
+        since: str | None = None,
+        action_filter: str = ACTION_FILTER,
+        page_size: int = MAX_PAGE_SIZE,
+        on_page: PageProgress | None = None,
+    ) -> list[Action]:
+        pages = self.board_action_pages(
+            board_id, since=since, action_filter=action_filter, page_size=page_size, on_page=on_page
+        )
+        return collect_pages(pages)

@@ -6,7 +6,7 @@ in-memory fake and the sandbox can be held to one contract suite.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,6 +91,20 @@ class TrelloPort(Protocol):
         Pages newest-first with `before=` until a short page, de-duplicates by id and
         returns the actions sorted oldest first by (date, id).
         """
+        ...
+
+    def board_action_pages(
+        self,
+        board_id: str,
+        *,
+        since: str | None = None,
+        action_filter: str = ACTION_FILTER,
+        page_size: int = 1000,
+        on_page: PageProgress | None = None,
+    ) -> Iterator[list[Json]]:
+        """The pages `board_actions` reads, newest first, each as it arrives (one request
+        per page, not before it is asked for): for a history too long to hold in memory.
+        An action can come twice; the later copy is the fresher one."""
         ...
 
     def recent_actions_many(
