@@ -26,7 +26,7 @@ from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
-from trello_sync.domain.views import apply_plan, merge_plans
+from trello_sync.domain.views import apply_plan, merge_plans, skeleton
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
@@ -97,6 +97,9 @@ class _CycleState:
     facts: BoardFacts | None = None
     config: PlannerConfig | None = None
     planned: bool = False  # something was planned (and committed) from the window
+    # Cards of the view cut down to a skeleton (see views.skeleton): loaded again from
+    # the ledger before an action of theirs is planned.
+    skeletons: set[str] = field(default_factory=set)
     problem: str | None = None
 
 
@@ -350,6 +353,8 @@ class Syncer:
             if not self._prepare(board_id, state, outcome, spool.card_kinds, spool.has_commands):
                 return
             assert state.facts is not None and state.config is not None
+            touched = {a.card_id for a in actions if a.card_id}
+            self._load_whole(board_id, state, touched)
             result = plan(actions, state.view, state.facts, state.config, advance_checkpoint=False)
             result = replace(result, checkpoint=checkpoint)
             self._commit(board_id, result)
@@ -359,7 +364,30 @@ class Syncer:
             # only the open months' are kept, for the deletion check at the end.
             recent = tuple(a for a in result.applied if a.at >= state.window_start)
             state.view = apply_plan(state.view, replace(result, applied=recent))
+            self._cut_down(state, touched)
         self._plan_last(board_id, [], state, outcome)
+
+    def _load_whole(self, board_id: str, state: _CycleState, card_ids: set[str]) -> None:
+        """Cards cut down earlier in the cycle, whole again from the ledger (every chunk
+        before this one is committed, so the ledger has all of them)."""
+        wanted = card_ids & state.skeletons
+        if not wanted:
+            return
+        cards = dict(state.view.cards)
+        cards.update(self._ledger.card_states(board_id, wanted))
+        state.view = replace(state.view, cards=cards)
+        state.skeletons -= wanted
+
+    @staticmethod
+    def _cut_down(state: _CycleState, touched: set[str]) -> None:
+        """After a chunk: the cards it did not touch keep only a skeleton, so that a long
+        history holds the entries of the students it is working on, not of all."""
+        cards = dict(state.view.cards)
+        for card_id, card in cards.items():
+            if card_id not in touched and card_id not in state.skeletons:
+                cards[card_id] = skeleton(card)
+                state.skeletons.add(card_id)
+        state.view = replace(state.view, cards=cards)
 
     def _prepare(
         self,
@@ -385,9 +413,17 @@ class Syncer:
     def _plan_last(
         self, board_id: str, actions: list[Action], state: _CycleState, outcome: BoardOutcome
     ) -> None:
-        view, now = state.view, state.now
         # A first sync has read every comment: nothing to compare with.
         rereading = state.reread_due and not state.first
+        touched = {a.card_id for a in actions if a.card_id}
+        if rereading:  # the cards of comments that may have been deleted
+            touched |= {
+                c.card_id
+                for c in state.view.comments.values()
+                if c.card_id and c.at >= state.window_start
+            }
+        self._load_whole(board_id, state, touched)
+        view, now = state.view, state.now
         if not actions and not (rereading and view.comments):
             self._advance_over_applied(board_id, view.checkpoint, state.window)
             reminders = self._new_reminders(board_id, view, now)

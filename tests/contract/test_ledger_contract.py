@@ -162,6 +162,16 @@ def test_commit_writes_everything_and_board_view_reads_it_back(
     assert ledger.board_view("other").cards == {}
 
 
+def test_card_states_are_the_board_views_cards_of_those_ids(ledger: SqlLedger) -> None:
+    ledger.commit(BOARD, sample_plan())
+    view = ledger.board_view(BOARD)
+    assert ledger.card_states(BOARD, ["cardA", "cardA", "unknown"]) == {
+        "cardA": view.cards["cardA"]
+    }
+    assert ledger.card_states("other", ["cardA"]) == {}
+    assert ledger.card_states(BOARD, []) == {}
+
+
 def test_committing_the_same_plan_twice_adds_nothing(ledger: SqlLedger, clock: FakeClock) -> None:
     plan, first_commit = sample_plan(), clock.now()
     ledger.commit(BOARD, plan)

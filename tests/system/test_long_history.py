@@ -31,13 +31,21 @@ class Died(BaseException):
 
 
 def build_history(board: BoardEnv) -> None:
+    # Dan's first weeks, then many chunks without him: his card is cut down to a
+    # skeleton, and his late undo and hand-off must still see all of his entries.
+    board.student("Dan", active_days_ago=60)
+    for day in (58, 57, 56, 55):
+        board.comment("Dan", "/session", days_ago=day)
+    board.comment("Dan", "/undo", days_ago=54)  # undoes the 55th-day session
     for k, name in enumerate(("Alice", "Bob", "Chloé")):
         board.student(name, active_days_ago=40 - k)
         for day in range(38 - k, 2, -3):
             board.comment(name, "/session" if day % 2 else "/noshow", days_ago=day)
     board.comment("Bob", "/undo", days_ago=2)
+    board.comment("Dan", "/undo", days_ago=2.5)  # the 56th-day session, not nothing
     board.comment("Alice", "Notes: good progress", days_ago=2)
     board.move("Chloé", "Handed off", days_ago=1)
+    board.move("Dan", "Handed off", days_ago=1.2)  # a reply with all of Dan's sessions
 
 
 @contextmanager
@@ -66,6 +74,11 @@ def exported(ledger_url: str, folder: Path) -> dict[str, bytes]:
     with open_ledger(ledger_url) as ledger:
         paths = export_ledger(ledger.entries(), folder)
     return {path.name: path.read_bytes() for path in paths}
+
+
+def replies_of(ledger_url: str) -> list[tuple[str, str]]:
+    with open_ledger(ledger_url) as ledger:
+        return sorted((reply.reply_id, reply.text) for reply in ledger.replies())
 
 
 def second_ledger(board: BoardEnv) -> str:
@@ -98,10 +111,14 @@ def test_a_chunked_first_sync_writes_the_ledger_a_one_piece_sync_writes(board: B
         outcome.entries,
         outcome.replies_planned,
     )
-    assert outcome.entries > 20 and outcome.replies_planned >= 2
+    assert outcome.entries > 20 and outcome.replies_planned >= 4
     assert exported(board.ledger_url, board.folder / "a") == exported(
         second_ledger(board), board.folder / "b"
     )
+    replies = replies_of(board.ledger_url)
+    assert replies == replies_of(second_ledger(board))
+    # Dan's hand-off counts his four sessions less the two undone, years of chunks later.
+    assert any("Mentorship summary for Dan" in t and "2 session(s)" in t for _, t in replies)
 
 
 def test_a_first_sync_that_dies_between_chunks_keeps_them_and_finishes_next_time(

@@ -42,3 +42,19 @@ def merge_plans(first: Plan, second: Plan) -> Plan:
         posted=first.posted + second.posted,
         checkpoint=second.checkpoint or first.checkpoint,
     )
+
+
+def skeleton(card: CardState) -> CardState:
+    """A card with only the entries read of a card that no action of the cycle touches:
+    its latest session (what a nudge reads) and its newest entry (the newest instant of
+    its history). The rest stays in the ledger: a long first sync holds only the cards
+    it is working on. A skeleton must be loaded whole again before the planner applies
+    an action to its card."""
+    entries = card.entries
+    if len(entries) <= 2:
+        return card
+    keep = {max(range(len(entries)), key=lambda i: (entries[i].recorded_at, entries[i].entry_id))}
+    sessions = [i for i, entry in enumerate(entries) if not entry.is_reversal]
+    if sessions:
+        keep.add(max(sessions, key=lambda i: (entries[i].recorded_at, entries[i].source_action_id)))
+    return replace(card, entries=tuple(entries[i] for i in sorted(keep)))

@@ -177,23 +177,46 @@ class SqlLedger:
     # --- the planner's view and the one commit ------------------------------------------
     def board_view(self, board_id: str) -> BoardView:
         with self._read() as conn:
-            card_rows = conn.execute(select(cards).where(cards.c.board_id == board_id)).all()
-            move_rows = conn.execute(
-                select(stage_moves)
-                .where(stage_moves.c.board_id == board_id)
-                .order_by(stage_moves.c.at, stage_moves.c.source_action_id)
-            ).all()
-            entry_rows = conn.execute(
-                select(entries)
-                .where(entries.c.board_id == board_id)
-                .order_by(entries.c.recorded_at, entries.c.entry_id)
-            ).all()
+            states = self._card_states(conn, board_id, None)
             comment_rows = conn.execute(
                 select(applied_actions).where(
                     applied_actions.c.board_id == board_id, applied_actions.c.kind == "comment"
                 )
             ).all()
             board_row = conn.execute(select(boards).where(boards.c.board_id == board_id)).first()
+        return BoardView(
+            board_id=board_id,
+            cards=states,
+            comments=latest_comments(comment_rows),
+            checkpoint=board_of(board_row).checkpoint if board_row else None,
+        )
+
+    def card_states(self, board_id: str, card_ids: Iterable[str]) -> dict[str, CardState]:
+        wanted = sorted(set(card_ids))
+        states: dict[str, CardState] = {}
+        with self._read() as conn:
+            for chunk in _chunks(wanted):
+                states.update(self._card_states(conn, board_id, chunk))
+        return states
+
+    def _card_states(
+        self, conn: Connection, board_id: str, card_ids: Sequence[str] | None
+    ) -> dict[str, CardState]:
+        """Cards as board_view gives them: all of the board's, or only these."""
+
+        def of_board(query: Select[Any], table: Table) -> Select[Any]:
+            query = query.where(table.c.board_id == board_id)
+            return query if card_ids is None else query.where(table.c.card_id.in_(card_ids))
+
+        card_rows = conn.execute(of_board(select(cards), cards)).all()
+        move_rows = conn.execute(
+            of_board(select(stage_moves), stage_moves).order_by(
+                stage_moves.c.at, stage_moves.c.source_action_id
+            )
+        ).all()
+        entry_rows = conn.execute(
+            of_board(select(entries), entries).order_by(entries.c.recorded_at, entries.c.entry_id)
+        ).all()
         records = {row.card_id: CardRecord(**row._asdict()) for row in card_rows}
         moves: dict[str, list[StageMove]] = {}
         for move in map(move_of, move_rows):
@@ -208,12 +231,7 @@ class SqlLedger:
                 board_id, card_id, card_moves, its_entries
             )
             states[card_id] = CardState(record, tuple(card_moves), tuple(its_entries))
-        return BoardView(
-            board_id=board_id,
-            cards=states,
-            comments=latest_comments(comment_rows),
-            checkpoint=board_of(board_row).checkpoint if board_row else None,
-        )
+        return states
 
     def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
         ids = sorted(set(action_ids))

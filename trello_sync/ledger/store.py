@@ -10,6 +10,7 @@ from typing import Protocol
 from trello_sync.domain.records import (
     BoardView,
     CardRecord,
+    CardState,
     Checkpoint,
     Entry,
     Plan,
@@ -84,6 +85,10 @@ class LedgerStore(Protocol):
 
     # --- the planner's view and the one commit ---------------------------------------
     def board_view(self, board_id: str) -> BoardView: ...
+
+    def card_states(self, board_id: str, card_ids: Iterable[str]) -> dict[str, CardState]:
+        """These cards as `board_view` gives them (the ones the ledger knows)."""
+        ...
 
     def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
         """Which (action_id, version) pairs among these ids are already applied."""
