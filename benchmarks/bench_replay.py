@@ -140,6 +140,8 @@ def run(quick: bool) -> Result:
                     data["indexed_feed_verified"] = True
                 data["floor"] = floor_once(w, board.board_id, tmp)
                 data["trello_sync"] = replay_once(w, board.board_id, tmp, str(n))
+                # The next poll, on the same ledger, in a new process: nothing new.
+                data["idle_after"] = replay_once(w, board.board_id, tmp, str(n))
                 result.data["sizes"][n] = data
                 sandbox_kb = max(peak_rss_mb() - rss_before, 0) * 1024 / n
                 client_kb = (
@@ -196,6 +198,15 @@ def _rows(result: Result, n: int, data: dict[str, Any]) -> None:
         f"{mb(peak)} (+{mb(peak - start)} during the sync; floor {mb(floor['rss_peak_mb'])})",
         met,
     )
+    idle = data.get("idle_after")
+    if idle is not None:
+        result.add(
+            f"the next (idle) poll after {label}",
+            "1 request",
+            f"{idle['requests']} request(s), {secs(idle['seconds'])}, "
+            f"peak {mb(idle['rss_peak_mb'])}",
+            idle["requests"] == 1 and idle["applied"] == 0,
+        )
     result.add(
         f"first sync, {label}: pages fetched twice",
         "0",

@@ -146,6 +146,8 @@ class Syncer:
         # How a long window is held and planned (small values in tests, to exercise both).
         self.chunk_size = CHUNK_SIZE
         self.spool_memory = SPOOL_MEMORY
+        # Off: every cycle reads the whole board_view (the simulator's reference run).
+        self.outline_views = True
 
     def set_progress(self, progress: ProgressFactory | None) -> None:
         self._progress = progress
@@ -249,11 +251,11 @@ class Syncer:
     def _cycle(
         self, ref: str, outcome: BoardOutcome, force_reread: bool, prefetched: list[Json] | None
     ) -> None:
-        board_id, flagged = self._board_id(ref, outcome)
-        view = self._ledger.board_view(board_id)
+        board_id, flagged, checkpoint = self._board(ref, outcome)
+        now = self._clock.now()
+        view = self._view(board_id, checkpoint, now)
         first = view.checkpoint is None
         outcome.first_sync = first
-        now = self._clock.now()
         with ActionSpool(memory_limit=self.spool_memory) as spool:
             window = self._gather(board_id, view.checkpoint, first, prefetched, spool)
             outcome.fetched = len(spool)
@@ -264,6 +266,8 @@ class Syncer:
             state = _CycleState(
                 view, window, first, reread_due, current_comments, now, self._window_start(now)
             )
+            if self.outline_views:
+                state.skeletons = set(view.cards)
             self._plan_window(board_id, spool, state, outcome)
         if state.problem:
             return
@@ -491,17 +495,30 @@ class Syncer:
         known = {reply.reply_id for reply in self._ledger.replies(board_id)}
         return [reply for reply in due if reply.reply_id not in known]
 
-    def _board_id(self, ref: str, outcome: BoardOutcome) -> tuple[str, bool]:
-        """The board's id (asked of Trello once, then kept), and whether it is flagged."""
+    def _board(self, ref: str, outcome: BoardOutcome) -> tuple[str, bool, Checkpoint | None]:
+        """The board's id (asked of Trello once, then kept), whether it is flagged, and its
+        checkpoint."""
         record = self._ledger.board_for_ref(ref)
         if record is not None:
             outcome.board_id, outcome.name = record.board_id, record.name
-            return record.board_id, bool(record.flag)
+            return record.board_id, bool(record.flag), record.checkpoint
         board = self._trello.board(ref)
         board_id, name = str(board["id"]), str(board.get("name") or "")
         self._ledger.remember_board(ref, board_id, name)
         outcome.board_id, outcome.name = board_id, name
-        return board_id, False
+        return board_id, False, None
+
+    def _view(self, board_id: str, checkpoint: Checkpoint | None, now: datetime) -> BoardView:
+        """What the cycle reads of the ledger before it knows which cards its actions
+        touch: every card cut down to a skeleton, and the comments an action of this
+        cycle can be a new version of (the window's, and the open months' the re-read
+        sees). The cards the actions touch are loaded whole before they are planned."""
+        if not self.outline_views:
+            return self._ledger.board_view(board_id)
+        since = self._window_start(now)
+        if checkpoint is not None:
+            since = min(since, checkpoint.at - timedelta(seconds=self._settings.overlap_seconds))
+        return self._ledger.board_outline(board_id, comments_since=since)
 
     def _since(self, checkpoint: Checkpoint) -> str:
         """Where a poll starts: a little before the checkpoint, in case Trello shows an

@@ -24,6 +24,7 @@ from trello_sync.domain.records import (
     StageMove,
 )
 from trello_sync.domain.stages import Stage
+from trello_sync.domain.views import skeleton
 from trello_sync.ledger import schema
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
@@ -170,6 +171,37 @@ def test_card_states_are_the_board_views_cards_of_those_ids(ledger: SqlLedger) -
     }
     assert ledger.card_states("other", ["cardA"]) == {}
     assert ledger.card_states(BOARD, []) == {}
+
+
+def test_an_outline_is_the_view_cut_down_to_skeletons_and_recent_comments(
+    ledger: SqlLedger,
+) -> None:
+    # Card A: two sessions, the second edited (a reversal and a correction), an undo.
+    base = sample_plan()
+    first, second = entry("s1", recorded_at=at(100)), entry("s2", recorded_at=at(200))
+    corrected = replace(second, entry_id="s2@v", recorded_at=at(300), source_action_id="s2")
+    undo = replace(
+        first,
+        entry_id="s1~rev",
+        recorded_at=at(400),
+        amount_cents=-first.amount_cents,
+        source_action_id="u1",
+        reverses_entry_id="s1",
+    )
+    old = replace(base.applied[1], action_id="old", at=at(-5000))
+    ledger.commit(BOARD, replace(base, applied=(*base.applied, old)))
+    ledger.commit(BOARD, Plan(entries=(first, second)))
+    ledger.commit(BOARD, Plan(entries=(corrected, undo)))
+    view = ledger.board_view(BOARD)
+    assert len(view.cards["cardA"].entries) > 2
+
+    outline = ledger.board_outline(BOARD, comments_since=at(-100))
+    assert outline.checkpoint == view.checkpoint
+    assert dict(outline.cards) == {k: skeleton(card) for k, card in view.cards.items()}
+    assert dict(outline.comments) == {k: c for k, c in view.comments.items() if k != "old"}
+    assert dict(ledger.board_outline(BOARD, comments_since=None).comments) == dict(
+        view.comments
+    )
 
 
 def test_committing_the_same_plan_twice_adds_nothing(ledger: SqlLedger, clock: FakeClock) -> None:

@@ -9,7 +9,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, case, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    case,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -25,15 +35,13 @@ from trello_sync.domain.records import (
     PostedReply,
     StageMove,
 )
-from trello_sync.ledger import leases, schema
+from trello_sync.ledger import leases, reads, schema
 from trello_sync.ledger.rows import (
     board_of,
     entry_of,
-    latest_comments,
     move_of,
     move_row,
     row_of,
-    stand_in_card,
 )
 from trello_sync.ledger.schema import (
     applied_actions,
@@ -54,7 +62,7 @@ from trello_sync.ledger.store import (
 )
 
 PENDING, ATTEMPTED, POSTED = "pending", "attempted", "posted"
-IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+IN_CHUNK = reads.IN_LIST_MAX
 STREAM_ROWS = 500  # rows fetched at a time when streaming entries
 
 
@@ -176,62 +184,20 @@ class SqlLedger:
 
     # --- the planner's view and the one commit ------------------------------------------
     def board_view(self, board_id: str) -> BoardView:
-        with self._read() as conn:
-            states = self._card_states(conn, board_id, None)
-            comment_rows = conn.execute(
-                select(applied_actions).where(
-                    applied_actions.c.board_id == board_id, applied_actions.c.kind == "comment"
-                )
-            ).all()
-            board_row = conn.execute(select(boards).where(boards.c.board_id == board_id)).first()
-        return BoardView(
-            board_id=board_id,
-            cards=states,
-            comments=latest_comments(comment_rows),
-            checkpoint=board_of(board_row).checkpoint if board_row else None,
-        )
+        return self._board_view(board_id, outline=False, comments_since=None)
+
+    def board_outline(self, board_id: str, comments_since: datetime | None) -> BoardView:
+        return self._board_view(board_id, outline=True, comments_since=comments_since)
 
     def card_states(self, board_id: str, card_ids: Iterable[str]) -> dict[str, CardState]:
-        wanted = sorted(set(card_ids))
-        states: dict[str, CardState] = {}
         with self._read() as conn:
-            for chunk in _chunks(wanted):
-                states.update(self._card_states(conn, board_id, chunk))
-        return states
+            return reads.card_states(conn, board_id, card_ids)
 
-    def _card_states(
-        self, conn: Connection, board_id: str, card_ids: Sequence[str] | None
-    ) -> dict[str, CardState]:
-        """Cards as board_view gives them: all of the board's, or only these."""
-
-        def of_board(query: Select[Any], table: Table) -> Select[Any]:
-            query = query.where(table.c.board_id == board_id)
-            return query if card_ids is None else query.where(table.c.card_id.in_(card_ids))
-
-        card_rows = conn.execute(of_board(select(cards), cards)).all()
-        move_rows = conn.execute(
-            of_board(select(stage_moves), stage_moves).order_by(
-                stage_moves.c.at, stage_moves.c.source_action_id
-            )
-        ).all()
-        entry_rows = conn.execute(
-            of_board(select(entries), entries).order_by(entries.c.recorded_at, entries.c.entry_id)
-        ).all()
-        records = {row.card_id: CardRecord(**row._asdict()) for row in card_rows}
-        moves: dict[str, list[StageMove]] = {}
-        for move in map(move_of, move_rows):
-            moves.setdefault(move.card_id, []).append(move)
-        card_entries: dict[str, list[Entry]] = {}
-        for entry in map(entry_of, entry_rows):
-            card_entries.setdefault(entry.card_id, []).append(entry)
-        states = {}
-        for card_id in sorted(records.keys() | moves.keys() | card_entries.keys()):
-            card_moves, its_entries = moves.get(card_id, []), card_entries.get(card_id, [])
-            record = records.get(card_id) or stand_in_card(
-                board_id, card_id, card_moves, its_entries
-            )
-            states[card_id] = CardState(record, tuple(card_moves), tuple(its_entries))
-        return states
+    def _board_view(
+        self, board_id: str, *, outline: bool, comments_since: datetime | None
+    ) -> BoardView:
+        with self._read() as conn:
+            return reads.board_view(conn, board_id, outline, comments_since)
 
     def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
         ids = sorted(set(action_ids))

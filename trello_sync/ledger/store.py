@@ -86,6 +86,13 @@ class LedgerStore(Protocol):
     # --- the planner's view and the one commit ---------------------------------------
     def board_view(self, board_id: str) -> BoardView: ...
 
+    def board_outline(self, board_id: str, comments_since: datetime | None) -> BoardView:
+        """board_view with each card cut down to its skeleton (views.skeleton) and only
+        the comments dated from `comments_since` on (all with None): what a cycle reads
+        before it knows which cards its actions touch (it loads those with card_states).
+        """
+        ...
+
     def card_states(self, board_id: str, card_ids: Iterable[str]) -> dict[str, CardState]:
         """These cards as `board_view` gives them (the ones the ledger knows)."""
         ...
