@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from trello_sync.domain.records import BoardView, CardState, Plan
+from trello_sync.domain.records import BoardView, CardState, Entry, Plan
 
 
 def apply_plan(view: BoardView, plan: Plan) -> BoardView:
@@ -53,8 +54,13 @@ def skeleton(card: CardState) -> CardState:
     entries = card.entries
     if len(entries) <= 2:
         return card
-    keep = {max(range(len(entries)), key=lambda i: (entries[i].recorded_at, entries[i].entry_id))}
+    keep = {max(range(len(entries)), key=lambda i: _latest_first(entries[i]))}
     sessions = [i for i, entry in enumerate(entries) if not entry.is_reversal]
     if sessions:
-        keep.add(max(sessions, key=lambda i: (entries[i].recorded_at, entries[i].source_action_id)))
+        keep.add(max(sessions, key=lambda i: _latest_first(entries[i])))
     return replace(card, entries=tuple(entries[i] for i in sorted(keep)))
+
+
+def _latest_first(entry: Entry) -> tuple[datetime, str, str]:
+    # The order of the ledger's entries_by_card index, which picks the same two.
+    return (entry.recorded_at, entry.source_action_id, entry.entry_id)

@@ -351,6 +351,14 @@ _V2_LEASES = [
         expires_at {ts} NOT NULL)""",
 ]
 
+# Per card, newest first: an outline of a board (ledger/reads.py) picks two entries per
+# card from the end of this index instead of ranking every entry of the board.
+_V3_ENTRIES_BY_CARD = [
+    "DROP INDEX entries_by_card",
+    "CREATE INDEX entries_by_card ON entries "
+    "(board_id, card_id, recorded_at, source_action_id, entry_id)",
+]
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
@@ -361,6 +369,11 @@ STEPS: tuple[Step, ...] = (
         2,
         "board leases, so that several workers share one ledger",
         {dialect: _render(_V2_LEASES, dialect) for dialect in _TYPES},
+    ),
+    Step(
+        3,
+        "entries by card in time order, for outlines of long ledgers",
+        {dialect: _render(_V3_ENTRIES_BY_CARD, dialect) for dialect in _TYPES},
     ),
 )
 LATEST_VERSION = STEPS[-1].version
