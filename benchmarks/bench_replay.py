@@ -65,7 +65,6 @@ def replay_once(
     tmp: Path,
     label: str,
     profile: Path | None = None,
-    patches: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     w.fresh_windows()
     env = child_env(TRELLO_API_KEY=w.api_key, TRELLO_TOKEN=w.token())
@@ -84,8 +83,6 @@ def replay_once(
     ]
     if profile is not None:
         args += ["--profile", str(profile)]
-    for patch in patches:
-        args += ["--patch", patch]
     mark = w.mark()
     result = run_child(args, env, timeout=3600, cwd=tmp)
     pages, repeated = _feed_reads(w.log_since(mark), board_id)
@@ -226,23 +223,12 @@ def profile(quick: bool) -> Result:
         board = history_board(w.state, n, end=datetime.now(UTC) - timedelta(days=20), seed=n)
         out = RESULTS / f"profile-replay-{n}"
         data = replay_once(w, board.board_id, tmp, "profile", profile=out)
-        # Before/after of the fix the profile points at, same board, same run.
-        before = replay_once(w, board.board_id, tmp, "stock")
-        after = replay_once(w, board.board_id, tmp, "shallow", patches=("shallow-asdict",))
     result.data = data
-    result.data["experiment_shallow_asdict"] = {"before": before, "after": after}
     result.add(
         "profiled sync (pyinstrument, 1 ms interval)",
         "—",
         f"{secs(data['seconds'])}; {data['requests']} requests, pacing waits "
         f"{secs(data['slept_s'])}; report {out.with_suffix('.txt').relative_to(ROOT)}",
-    )
-    result.add(
-        "experiment: shallow copies instead of dataclasses.asdict in SqlLedger (monkeypatch)",
-        "—",
-        f"{secs(before['seconds'])} → {secs(after['seconds'])} "
-        f"({100 * (1 - after['seconds'] / before['seconds']):.0f}% less); "
-        f"same ledger: {before['ledger_entries'] == after['ledger_entries']}",
     )
     spots = data.get("hotspots", {})
     for spot in spots.get("hot_path", [])[:14]:

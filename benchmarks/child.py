@@ -44,8 +44,6 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     from trello_sync.ledger.schema import applied_actions, entries
     from trello_sync.settings import load_settings
 
-    for name in args.patch or []:
-        PATCHES[name]()
     db = Path(args.db)
     settings = load_settings(
         api_url=args.api,
@@ -109,21 +107,6 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
         out.with_suffix(".html").write_text(profiler.output_html())
         result["hotspots"] = _hotspots(profiler, seconds)
     return result
-
-
-def _shallow_asdict() -> None:
-    """Experiment: SqlLedger builds its rows with a shallow copy of each record.
-
-    `dataclasses.asdict` deep-copies every field value (datetimes, dates) recursively;
-    the records are frozen and their values immutable, so a shallow dict gives the same
-    rows. Applied in this process only; product code is not changed.
-    """
-    import trello_sync.ledger.sql as sql
-
-    setattr(sql, "asdict", lambda obj: dict(obj.__dict__))  # noqa: B010
-
-
-PATCHES = {"shallow-asdict": _shallow_asdict}
 
 
 def _hotspots(profiler: Any, total: float, top: int = 12) -> dict[str, list[dict[str, Any]]]:
@@ -255,7 +238,6 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timezone", default="Europe/Paris")
     r.add_argument("--mentor", default="camille_mentor")
     r.add_argument("--profile")
-    r.add_argument("--patch", action="append", choices=["shallow-asdict"])
     f = sub.add_parser("floor")
     f.add_argument("--api", required=True)
     f.add_argument("--board", required=True)

@@ -16,7 +16,7 @@ The server is the product's `SandboxServer`, its connections with TCP_NODELAY un
 answer in two writes, and with Nagle's algorithm on the server socket the body waits for
 the client's delayed ACK: ~44 ms added to every request on loopback (1.9 ms with
 TCP_NODELAY), which would swamp every per-request figure here. (The product's sandbox
-is gaining `disable_nagle_algorithm = True` itself; set here explicitly either way.)
+now sets `disable_nagle_algorithm = True` itself; set here explicitly either way.)
 """
 
 from __future__ import annotations

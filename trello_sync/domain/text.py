@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+# The same few member and list names come back on every action of a long history.
+@lru_cache(maxsize=4096)
 def fold(name: str) -> str:
     """Lower-case, without accents, with inner white space collapsed and ends trimmed."""
     decomposed = unicodedata.normalize("NFKD", name)
