@@ -199,9 +199,7 @@ def test_an_outline_is_the_view_cut_down_to_skeletons_and_recent_comments(
     assert outline.checkpoint == view.checkpoint
     assert dict(outline.cards) == {k: skeleton(card) for k, card in view.cards.items()}
     assert dict(outline.comments) == {k: c for k, c in view.comments.items() if k != "old"}
-    assert dict(ledger.board_outline(BOARD, comments_since=None).comments) == dict(
-        view.comments
-    )
+    assert dict(ledger.board_outline(BOARD, comments_since=None).comments) == dict(view.comments)
 
 
 def test_committing_the_same_plan_twice_adds_nothing(ledger: SqlLedger, clock: FakeClock) -> None:
