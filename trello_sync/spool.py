@@ -81,6 +81,11 @@ def _action(row: _Row) -> Action:
     )
 
 
+class SpoolError(RuntimeError):
+    """The temporary file of a long history could not be written or read (a full disk,
+    a TMPDIR that is not writable): the board's cycle stops; what it committed stays."""
+
+
 class CardKind(NamedTuple):
     """One (card, kind of action) pair of the history: what the emptiness guard reads."""
 
@@ -120,9 +125,11 @@ class ActionSpool:
                 for action_id, action in batch.items():
                     self._memory.setdefault(action_id, action)
             if len(self._memory) > self._memory_limit:
-                self._spill()
+                with self._disk_errors("create"):
+                    self._spill()
             return
-        self._store(batch, replace=replace)
+        with self._disk_errors("write"):
+            self._store(batch, replace=replace)
 
     def _store(self, batch: dict[str, Action], *, replace: bool) -> None:
         assert self._db is not None
@@ -171,6 +178,11 @@ class ActionSpool:
         wanted = list(dict.fromkeys(action_ids))
         if self._db is None:
             return {i: self._memory[i].version for i in wanted if i in self._memory}
+        with self._disk_errors("read"):
+            return self._versions_on_disk(wanted)
+
+    def _versions_on_disk(self, wanted: list[str]) -> dict[str, str]:
+        assert self._db is not None
         found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
@@ -189,9 +201,25 @@ class ActionSpool:
             for start in range(0, len(ordered), size):
                 yield ordered[start : start + size]
             return
-        cursor = self._db.execute(f"SELECT {_COLUMNS} FROM spool ORDER BY date_us, id")
-        while rows := cursor.fetchmany(size):
+        with self._disk_errors("read"):
+            cursor = self._db.execute(f"SELECT {_COLUMNS} FROM spool ORDER BY date_us, id")
+        while True:
+            with self._disk_errors("read"):
+                rows = cursor.fetchmany(size)
+            if not rows:
+                return
             yield [_action(row) for row in rows]
+
+    @contextlib.contextmanager
+    def _disk_errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            folder = self._directory or tempfile.gettempdir()
+            raise SpoolError(
+                f"could not {doing} the temporary file of a long history in {folder} "
+                f"({error}); set TMPDIR to a folder with room"
+            ) from error
 
     # --- life -------------------------------------------------------------------------
     def close(self) -> None:

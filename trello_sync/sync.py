@@ -30,7 +30,7 @@ from trello_sync.domain.views import apply_plan, merge_plans, skeleton
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
-from trello_sync.spool import ActionSpool
+from trello_sync.spool import ActionSpool, SpoolError
 from trello_sync.trello.port import (
     ACTION_TYPES,
     Json,
@@ -232,7 +232,7 @@ class Syncer:
             raise
         except TrelloNotFound:
             outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
-        except (TrelloError, MalformedAction, LedgerConflict, LeaseLost) as error:
+        except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
             outcome.problem = str(error)
         if outcome.problem:
             log.error("board %s: %s", ref, outcome.problem)

@@ -9,6 +9,7 @@ rest on the next run, with nothing twice.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,3 +159,18 @@ def test_a_first_sync_that_dies_between_chunks_keeps_them_and_finishes_next_time
     )
     markers = [c for c in board.comments_with("[trello-sync ref:")]
     assert len({c["data"]["text"] for c in markers}) == len(markers)
+
+
+def test_no_room_for_the_spool_is_the_boards_problem_and_changes_nothing(
+    board: BoardEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_history(board)
+    monkeypatch.setattr(tempfile, "tempdir", str(board.folder / "no-such-folder"))
+    with syncer(board, board.ledger_url, chunk=4, spool=5) as sync:
+        [outcome] = sync.sync_all()
+    assert outcome.problem is not None
+    assert "could not create the temporary file of a long history" in outcome.problem
+    assert "TMPDIR" in outcome.problem
+    with open_ledger(board.ledger_url) as ledger:
+        view = ledger.board_view(board.board_id)
+    assert view.checkpoint is None and not view.cards

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trello_sync.domain.actions import Action, ActionKind, action_order
-from trello_sync.spool import ActionSpool, CardKind
+from trello_sync.spool import ActionSpool, CardKind, SpoolError
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -110,3 +110,11 @@ def test_an_empty_spool_has_no_chunks_and_a_bad_size_is_refused() -> None:
         assert list(spool.chunks(10)) == []
         with pytest.raises(ValueError, match="at least 1"):
             list(spool.chunks(0))
+
+
+def test_a_folder_it_cannot_write_is_one_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+    with ActionSpool(memory_limit=1, directory=str(missing)) as spool:
+        spool.add([make(0)])
+        with pytest.raises(SpoolError, match=r"could not create the temporary file .* TMPDIR"):
+            spool.add([make(1), make(2)])
