@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,13 @@ def generate(n: int, seed: int = 5) -> Iterator[Any]:
         project, level = PROJECTS[int(card_id[-3:], 16) % len(PROJECTS)]
         if recent and rng.random() < 0.02:
             original = recent.pop(rng.randrange(len(recent)))
-            yield Entry(
-                **{
-                    **original.__dict__,
-                    "entry_id": original.entry_id + "~rev",
-                    "recorded_at": recorded,
-                    "amount_cents": -original.amount_cents,
-                    "source_action_id": action,
-                    "reverses_entry_id": original.entry_id,
-                }
+            yield replace(
+                original,
+                entry_id=original.entry_id + "~rev",
+                recorded_at=recorded,
+                amount_cents=-original.amount_cents,
+                source_action_id=action,
+                reverses_entry_id=original.entry_id,
             )
             continue
         status, share, _ = rng.choices(STATUSES, weights)[0]
