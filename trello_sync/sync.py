@@ -47,10 +47,10 @@ REREAD_META = "last_comment_reread:"
 # An idle poll moves the checkpoint over already-applied actions only past this many.
 IDLE_WINDOW_LIMIT = 100
 # A window longer than this (a first sync of a long history) is planned and committed in
-# chunks of this many actions: about 60 MB of working memory each.
-CHUNK_SIZE = 50_000
+# chunks of this many actions: about 25 MB of working memory each.
+CHUNK_SIZE = 20_000
 # Past this many actions, a window moves from memory to a temporary file (see spool.py).
-SPOOL_MEMORY = 100_000
+SPOOL_MEMORY = 50_000
 
 # Opens a progress display for a board's first sync; returns the page callback and a
 # function that closes the display.
@@ -424,7 +424,9 @@ class Syncer:
             touched |= {
                 c.card_id
                 for c in state.view.comments.values()
-                if c.card_id and c.at >= state.window_start
+                if c.card_id
+                and c.at >= state.window_start
+                and c.action_id not in state.current_comments
             }
         self._load_whole(board_id, state, touched)
         view, now = state.view, state.now
