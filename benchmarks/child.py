@@ -17,22 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-
-def _peak_mb() -> float:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks.world import peak_rss_mb
 
 
 def replay(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,7 +56,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     with open_app(settings, SystemClock()) as app:
         syncer = app.require_syncer()
         assert app.trello is not None
-        rss_start = _peak_mb()
+        rss_start = peak_rss_mb()
         started = time.perf_counter()
         if profiler is not None:
             profiler.start()
@@ -74,7 +64,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
         if profiler is not None:
             profiler.stop()
         seconds = time.perf_counter() - started
-        rss_peak = _peak_mb()
+        rss_peak = peak_rss_mb()
         stats = app.trello.stats
         with app.ledger.engine.connect() as conn:
             n_entries = conn.execute(select(func.count()).select_from(entries)).scalar_one()
@@ -165,7 +155,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
     session = requests.Session()
     session.headers["Authorization"] = f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'
     url = f"{args.api}/boards/{args.board}/actions"
-    rss_start = _peak_mb()
+    rss_start = peak_rss_mb()
     started = time.perf_counter()
     before: str | None = None
     pages = actions = limited = 0
@@ -195,7 +185,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         "rate_limited": limited,
         "slept_s": waited,
         "rss_start_mb": rss_start,
-        "rss_peak_mb": _peak_mb(),
+        "rss_peak_mb": peak_rss_mb(),
     }
 
 
@@ -208,11 +198,11 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     ledger = open_ledger(f"sqlite:///{args.db}", clock=SystemClock())
     try:
-        rss_start = _peak_mb()
+        rss_start = peak_rss_mb()
         started = time.perf_counter()
         paths = export_ledger(ledger.entries(), out)
         seconds = time.perf_counter() - started
-        rss_peak = _peak_mb()
+        rss_peak = peak_rss_mb()
     finally:
         ledger.close()
     with open(out / "ledger.csv", "rb") as handle:

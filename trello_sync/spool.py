@@ -29,6 +29,7 @@ _COLUMNS = (
 )
 _Row = tuple[Any, ...]
 _KINDS = {kind.value: kind for kind in ActionKind}
+IN_LIST_MAX = 500  # ids per IN (...) list: under SQLite's bound-parameter limit
 
 
 def _micros(when: datetime) -> int:
@@ -135,8 +136,8 @@ class ActionSpool:
         assert self._db is not None
         known = 0
         ids = list(batch)
-        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
-            part = ids[start : start + 500]
+        for start in range(0, len(ids), IN_LIST_MAX):
+            part = ids[start : start + IN_LIST_MAX]
             marks = ",".join("?" * len(part))
             known += self._db.execute(
                 f"SELECT count(*) FROM spool WHERE id IN ({marks})", part
@@ -184,8 +185,8 @@ class ActionSpool:
     def _versions_on_disk(self, wanted: list[str]) -> dict[str, str]:
         assert self._db is not None
         found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
+        for start in range(0, len(wanted), IN_LIST_MAX):
+            part = wanted[start : start + IN_LIST_MAX]
             marks = ",".join("?" * len(part))
             query = f"SELECT {_COLUMNS} FROM spool WHERE id IN ({marks})"
             for row in self._db.execute(query, part):

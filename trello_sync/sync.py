@@ -8,7 +8,7 @@ boards still sync. Only a bad key or token stops the whole pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -26,13 +26,12 @@ from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
-from trello_sync.domain.views import apply_plan, merge_plans, skeleton
+from trello_sync.domain.views import apply_plan, merge_plans
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
 from trello_sync.spool import ActionSpool, SpoolError
 from trello_sync.trello.port import (
-    ACTION_TYPES,
     Json,
     PageProgress,
     TrelloAuthError,
@@ -40,6 +39,7 @@ from trello_sync.trello.port import (
     TrelloNotFound,
     TrelloPort,
 )
+from trello_sync.window import CycleState, Window
 
 log = logging.getLogger(__name__)
 
@@ -75,34 +75,6 @@ class BoardOutcome:
     problem: str | None = None  # why this board's cycle recorded nothing
 
 
-@dataclass
-class _Window:
-    """What a cycle's whole fetch said, beyond the actions it spooled."""
-
-    latest: Checkpoint | None = None  # its newest action, of any type
-    size: int = 0  # actions of every type it held
-
-
-@dataclass
-class _CycleState:
-    """One board's cycle while its window is planned, chunk after chunk."""
-
-    view: BoardView
-    window: _Window
-    first: bool  # the board had no checkpoint when the cycle began
-    reread_due: bool
-    current_comments: frozenset[str]
-    now: datetime
-    window_start: datetime  # the open months start here
-    facts: BoardFacts | None = None
-    config: PlannerConfig | None = None
-    planned: bool = False  # something was planned (and committed) from the window
-    # Cards of the view cut down to a skeleton (see views.skeleton): loaded again from
-    # the ledger before an action of theirs is planned.
-    skeletons: set[str] = field(default_factory=set)
-    problem: str | None = None
-
-
 def _is_command(action: Action) -> bool:
     return bool(action.text and action.text.lstrip().startswith("/"))
 
@@ -112,13 +84,6 @@ def _count(outcome: BoardOutcome, result: Plan) -> None:
     outcome.entries += len(result.entries)
     outcome.moves += len(result.moves)
     outcome.replies_planned += len(result.replies)
-
-
-def _latest(raw: list[Json]) -> Checkpoint | None:
-    if not raw:
-        return None
-    newest = max(raw, key=lambda item: (parse_instant(str(item["date"])), str(item["id"])))
-    return Checkpoint(str(newest["id"]), parse_instant(str(newest["date"])))
 
 
 class Syncer:
@@ -253,19 +218,18 @@ class Syncer:
     ) -> None:
         board_id, flagged, checkpoint = self._board(ref, outcome)
         now = self._clock.now()
-        view = self._view(board_id, checkpoint, now)
-        first = view.checkpoint is None
+        window_start = self._window_start(now)
+        view = self._view(board_id, checkpoint, window_start)
+        first = checkpoint is None
         outcome.first_sync = first
         with ActionSpool(memory_limit=self.spool_memory) as spool:
-            window = self._gather(board_id, view.checkpoint, first, prefetched, spool)
+            window = self._gather(board_id, checkpoint, prefetched, spool)
             outcome.fetched = len(spool)
             reread_due = first or force_reread or self._reread_due(board_id, now)
             current_comments: frozenset[str] = frozenset()
             if reread_due and not first:
-                current_comments = self._reread_comments(board_id, now, spool)
-            state = _CycleState(
-                view, window, first, reread_due, current_comments, now, self._window_start(now)
-            )
+                current_comments = self._reread_comments(board_id, window_start, spool)
+            state = CycleState(view, window, first, reread_due, current_comments, now, window_start)
             if self.outline_views:
                 state.skeletons = set(view.cards)
             self._plan_window(board_id, spool, state, outcome)
@@ -281,48 +245,36 @@ class Syncer:
         self,
         board_id: str,
         checkpoint: Checkpoint | None,
-        first: bool,
         prefetched: list[Json] | None,
         spool: ActionSpool,
-    ) -> _Window:
+    ) -> Window:
         """Reads the window into the spool page by page; what the whole window says.
-
-        A batched poll reads every type (see _prefetch): the whole window counts for the
-        checkpoint, only the types the service reads are applied. Every page is parsed
-        before anything is planned: a malformed action anywhere changes nothing."""
-        window = _Window()
+        Every page is parsed before anything is planned: a malformed action anywhere
+        changes nothing."""
+        window = Window()
         if prefetched is not None:
-            self._take([prefetched], spool, window)
-            return window
-        since = self._since(checkpoint) if checkpoint is not None else None
-        if first and self._progress is not None:
+            window.read([prefetched], spool)
+        elif checkpoint is not None:
+            window.read(
+                self._trello.board_action_pages(board_id, since=self._since(checkpoint)), spool
+            )
+        elif self._progress is not None:  # a first sync: all of the board's history
             on_page, close = self._progress(board_id)
             try:
-                pages = self._trello.board_action_pages(board_id, on_page=on_page)
-                self._take(pages, spool, window)
+                window.read(self._trello.board_action_pages(board_id, on_page=on_page), spool)
             finally:
                 close()
         else:
-            self._take(self._trello.board_action_pages(board_id, since=since), spool, window)
+            window.read(self._trello.board_action_pages(board_id), spool)
         return window
 
-    @staticmethod
-    def _take(pages: Iterable[list[Json]], spool: ActionSpool, window: _Window) -> None:
-        for page in pages:
-            window.size += len(page)
-            newest = _latest(page)
-            if newest is not None and (
-                window.latest is None
-                or (newest.at, newest.action_id) > (window.latest.at, window.latest.action_id)
-            ):
-                window.latest = newest
-            spool.add(parse_action(item) for item in page if item.get("type") in ACTION_TYPES)
-
-    def _reread_comments(self, board_id: str, now: datetime, spool: ActionSpool) -> frozenset[str]:
+    def _reread_comments(
+        self, board_id: str, window_start: datetime, spool: ActionSpool
+    ) -> frozenset[str]:
         """Every comment of the open months, read again: an edit or a deletion shows
         only here. Returns their ids; adds the versions not applied yet to the spool."""
         comments = self._trello.board_actions(
-            board_id, since=format_instant(self._window_start(now)), action_filter="commentCard"
+            board_id, since=format_instant(window_start), action_filter="commentCard"
         )
         parsed = [parse_action(item) for item in comments]
         fresh = self._unapplied(board_id, parsed)
@@ -335,7 +287,7 @@ class Syncer:
         return frozenset(a.id for a in parsed)
 
     def _plan_window(
-        self, board_id: str, spool: ActionSpool, state: _CycleState, outcome: BoardOutcome
+        self, board_id: str, spool: ActionSpool, state: CycleState, outcome: BoardOutcome
     ) -> None:
         """Plans the window oldest first. A long one (a first sync of years of history) is
         planned and committed `chunk_size` actions at a time, each commit with its own
@@ -368,10 +320,10 @@ class Syncer:
             # only the open months' are kept, for the deletion check at the end.
             recent = tuple(a for a in result.applied if a.at >= state.window_start)
             state.view = apply_plan(state.view, replace(result, applied=recent))
-            self._cut_down(state, touched)
+            state.cut_down(touched)
         self._plan_last(board_id, [], state, outcome)
 
-    def _load_whole(self, board_id: str, state: _CycleState, card_ids: set[str]) -> None:
+    def _load_whole(self, board_id: str, state: CycleState, card_ids: set[str]) -> None:
         """Cards cut down earlier in the cycle, whole again from the ledger (every chunk
         before this one is committed, so the ledger has all of them)."""
         wanted = card_ids & state.skeletons
@@ -382,21 +334,10 @@ class Syncer:
         state.view = replace(state.view, cards=cards)
         state.skeletons -= wanted
 
-    @staticmethod
-    def _cut_down(state: _CycleState, touched: set[str]) -> None:
-        """After a chunk: the cards it did not touch keep only a skeleton, so that a long
-        history holds the entries of the students it is working on, not of all."""
-        cards = dict(state.view.cards)
-        for card_id, card in cards.items():
-            if card_id not in touched and card_id not in state.skeletons:
-                cards[card_id] = skeleton(card)
-                state.skeletons.add(card_id)
-        state.view = replace(state.view, cards=cards)
-
     def _prepare(
         self,
         board_id: str,
-        state: _CycleState,
+        state: CycleState,
         outcome: BoardOutcome,
         events: Collection[CardEvent],
         commands: bool,
@@ -415,7 +356,7 @@ class Syncer:
         return True
 
     def _plan_last(
-        self, board_id: str, actions: list[Action], state: _CycleState, outcome: BoardOutcome
+        self, board_id: str, actions: list[Action], state: CycleState, outcome: BoardOutcome
     ) -> None:
         # A first sync has read every comment: nothing to compare with.
         rereading = state.reread_due and not state.first
@@ -464,7 +405,7 @@ class Syncer:
         state.planned = True
 
     def _advance_over_applied(
-        self, board_id: str, checkpoint: Checkpoint | None, window: _Window
+        self, board_id: str, checkpoint: Checkpoint | None, window: Window
     ) -> None:
         """Nothing new, but the fetch returned actions already applied (our own replies,
         recorded when posted; or a rewound checkpoint). Moving the checkpoint is a write,
@@ -510,35 +451,34 @@ class Syncer:
         outcome.board_id, outcome.name = board_id, name
         return board_id, False, None
 
-    def _view(self, board_id: str, checkpoint: Checkpoint | None, now: datetime) -> BoardView:
+    def _view(
+        self, board_id: str, checkpoint: Checkpoint | None, window_start: datetime
+    ) -> BoardView:
         """What the cycle reads of the ledger before it knows which cards its actions
         touch: every card cut down to a skeleton, and the comments an action of this
         cycle can be a new version of (the window's, and the open months' the re-read
         sees). The cards the actions touch are loaded whole before they are planned."""
         if not self.outline_views:
             return self._ledger.board_view(board_id)
-        since = self._window_start(now)
+        since = window_start
         if checkpoint is not None:
-            since = min(since, checkpoint.at - timedelta(seconds=self._settings.overlap_seconds))
+            since = min(since, self._poll_start(checkpoint))
         return self._ledger.board_outline(board_id, comments_since=since)
 
-    def _since(self, checkpoint: Checkpoint) -> str:
+    def _poll_start(self, checkpoint: Checkpoint) -> datetime:
         """Where a poll starts: a little before the checkpoint, in case Trello shows an
         action late (its order is not causal); what was applied already is skipped."""
-        return format_instant(checkpoint.at - timedelta(seconds=self._settings.overlap_seconds))
+        return checkpoint.at - timedelta(seconds=self._settings.overlap_seconds)
+
+    def _since(self, checkpoint: Checkpoint) -> str:
+        return format_instant(self._poll_start(checkpoint))
 
     def _unapplied(self, board_id: str, actions: list[Action]) -> list[Action]:
         if not actions:
             return []
+        # Ids are unique here: the spool and the pager keep one copy of each.
         done = self._ledger.applied_versions(board_id, {a.id for a in actions})
-        seen: set[tuple[str, str]] = set()
-        fresh = []
-        for action in actions:
-            key = (action.id, action.version)
-            if key not in done and key not in seen:
-                seen.add(key)
-                fresh.append(action)
-        return fresh
+        return [a for a in actions if (a.id, a.version) not in done]
 
     def _facts(
         self, board_id: str, view: BoardView, actions: Collection[CardEvent]
