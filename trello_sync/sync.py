@@ -73,6 +73,9 @@ class BoardOutcome:
     seconds: float = 0.0
     outbox: OutboxResult = field(default_factory=OutboxResult)
     problem: str | None = None  # why this board's cycle recorded nothing
+    # The board itself could not be found (a wrong TRELLO_SYNC_BOARDS entry, or a token
+    # that cannot see it): a setting to fix, not a failure at run time.
+    unknown_board: bool = False
 
 
 def _is_command(action: Action) -> bool:
@@ -197,6 +200,7 @@ class Syncer:
             raise
         except TrelloNotFound:
             outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
+            outcome.unknown_board = True
         except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
             outcome.problem = str(error)
         if outcome.problem:
