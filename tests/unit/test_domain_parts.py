@@ -32,7 +32,7 @@ def test_status_commands(text, status, day, minutes, note):
     assert parse_command(text, TODAY) == SessionCommand(status, day, minutes, note)
 
 
-def test_day_month_without_year_is_the_latest_such_day_not_in_the_future():
+def test_day_month_without_year_is_the_nearest_such_day():
     assert parse_command("/session 30/12", date(2027, 1, 2)) == SessionCommand(
         Status.DONE, date(2026, 12, 30), None, ""
     )

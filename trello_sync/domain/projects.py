@@ -15,9 +15,15 @@ from typing import Any
 
 from trello_sync.domain.text import fold
 
-_DESCRIPTION_LINE = re.compile(r"^\s*(?:project|projet)\s*:\s*(.+?)\s*$", re.I | re.M)
-_LEVEL = re.compile(r"^\s*(?:level|niveau)?\s*(\d+)\s*$", re.I)
-_LEVEL_LABEL = re.compile(r"^\s*(?:level|niveau)\s*(\d+)\s*$", re.I)
+# At most three ASCII digits: int() never meets a long digit run typed on the board, and the
+# white space around "level" is in one place only, so that a long blank field matches in
+# linear time.
+_LEVEL = re.compile(r"^\s*(?:(?:level|niveau)\s*)?([0-9]{1,3})\s*$", re.I)
+_LEVEL_LABEL = re.compile(r"^\s*(?:level|niveau)\s*([0-9]{1,3})\s*$", re.I)
+_PROJECT_KEYS = ("project", "projet")
+# A project name read from a card is cut to this length rather than refused: the card keeps
+# its level and its entries, and a 16,000-character name cannot bloat every one of them.
+MAX_PROJECT_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -104,22 +110,55 @@ def resolve_project(
     project: str | None = None
     source = "none"
     if fields.get("project") or fields.get("projet"):
-        project, source = table.canonical(fields.get("project") or fields["projet"]), "custom_field"
+        written = fields.get("project") or fields["projet"]
+        project, source = table.canonical(_capped(written)), "custom_field"
     else:
         for label in labels:
             if table.is_known(label):
                 project, source = table.canonical(label), "label"
                 break
         else:
-            match = _DESCRIPTION_LINE.search(str(card.get("desc") or ""))
-            if match:
-                project, source = table.canonical(match.group(1)), "description"
+            described = _description_project(str(card.get("desc") or ""))
+            if described:
+                project, source = table.canonical(_capped(described)), "description"
 
     level = table.level_of(project) if project else table.default_level
     override = _level_override(fields, labels, table)
     if override is not None:
         return ProjectLevel(project, override, source, level_overridden=True)
     return ProjectLevel(project, level, source)
+
+
+def _capped(name: str) -> str:
+    return name.strip()[:MAX_PROJECT_CHARS].rstrip()
+
+
+def _description_project(description: str) -> str | None:
+    """The value of the first line `Project: …` (or `Projet: …`), in one pass over the lines.
+
+    A key with nothing after it takes the next non-blank line, as "Project:" then the name on
+    the line below has always been read.
+    """
+    lines = iter(description.split("\n"))
+    for line in lines:
+        value = _project_line_value(line)
+        if value is None:
+            continue
+        if not value:
+            value = next((below.strip() for below in lines if below.strip()), "")
+        return value or None
+    return None
+
+
+def _project_line_value(line: str) -> str | None:
+    """The stripped text after `Project:` on this line, or None if it is no such line."""
+    head = line.lstrip()
+    for key in _PROJECT_KEYS:
+        if head[: len(key)].lower() == key:
+            rest = head[len(key) :].lstrip()
+            if rest.startswith(":"):
+                return rest[1:].strip()
+    return None
 
 
 def _level_override(
