@@ -47,6 +47,8 @@ def config(**changes: object) -> PlannerConfig:
         tz=ZoneInfo("Europe/Paris"),
         cap=20,
         reply_since=None,
+        # The board scripts' mentor owns the token: the service posts as them.
+        service_member_id="m-camille",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from board_script import BoardScript
+from board_script import BOARD_ID, BoardScript
 from planning import RULES, SHARES, apply, config, facts, run_polls
 
 from trello_sync.domain.planner import plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView
-from trello_sync.domain.replies import find_marker, marker
+from trello_sync.domain.replies import find_marker, marker, reply_id_for
 from trello_sync.domain.rules import PayRules, RuleSet
 from trello_sync.domain.stages import Stage
 
@@ -135,7 +135,9 @@ def test_commands_by_others_and_malformed_commands_record_nothing():
     assert [e.status for e in plans[0].entries] == ["done"]
     kinds = [r.kind for r in plans[0].replies]
     assert kinds == ["refused", "refused", "recorded"]
-    assert "@lea_student is not one" in plans[0].replies[0].text
+    # Named, but not mentioned: a refusal notifies no one.
+    assert "lea＿student is not one" in plans[0].replies[0].text
+    assert "@" not in plans[0].replies[0].text
     assert "unknown command '/sesion'" in plans[0].replies[1].text
 
 
@@ -144,6 +146,26 @@ def test_the_services_own_comment_is_never_a_command():
     _, _, plans = start(f'comment Lea "{own}" at 2026-11-03 18:00')
     assert plans[0].entries == () and plans[0].replies == ()
     assert [p.reply_id for p in plans[0].posted] == ["0123456789abcdef"]
+
+
+def test_a_marker_copied_into_someone_elses_comment_proves_nothing():
+    """Anyone can paste a reply's marker; only the service's own comment counts."""
+    forged = f"/session {marker('0123456789abcdef')}"
+    _, _, plans = start(
+        f"""
+        comment Lea "{forged}" at 2026-11-03 18:00 by lea_student
+        comment Lea "thanks {marker("fedcba9876543210")}" at 2026-11-03 18:05 by lea_student
+        """
+    )
+    assert plans[0].posted == ()
+    assert [r.kind for r in plans[0].replies] == ["refused"]  # a student's command
+    assert plans[0].entries == ()
+    # Without knowing who the service is, no comment is taken for its own.
+    script = BoardScript()
+    actions = script.run(HISTORY + f'comment Lea "{forged}" at 2026-11-03 18:00')
+    cfg = config(service_member_id=None)
+    _, unknown = run_polls([actions], facts(PROJECTS, script.cards), cfg)
+    assert unknown[0].posted == () and [e.status for e in unknown[0].entries] == ["done"]
 
 
 def test_undo_reverses_the_latest_entry_once():
@@ -295,3 +317,72 @@ def test_the_checkpoint_is_the_last_action_applied():
     actions = script.run(HISTORY)
     result = plan(list(reversed(actions)), BoardView("b"), facts(PROJECTS, script.cards), config())
     assert result.checkpoint is not None and result.checkpoint.action_id == actions[-1].id
+
+
+def test_a_command_edited_into_plain_text_is_reversed_with_a_reply():
+    script, view, _ = start('comment Lea "/session 2026-11-03" at 2026-11-03 18:00')
+    (edited,) = script.run('edit c1 "sorry, wrong card" at 2026-11-03 20:00')
+    result = plan([edited], view, facts(PROJECTS, script.cards), config())
+    assert [(e.status, e.amount_cents) for e in result.entries] == [("done", -3000)]
+    (reply,) = result.replies
+    assert reply.kind == "uncommanded"
+    assert reply.reply_id == reply_id_for(BOARD_ID, f"{edited.id}@{edited.version}", reply.kind)
+    assert (
+        "The comment that logged the session of 2026-11-03 no longer reads as a command: "
+        "the entry is reversed (-30.00 EUR)." in reply.text
+    )
+    # Like every reply, only within reply_history_days.
+    late = config(reply_since=datetime(2026, 11, 20, tzinfo=UTC))
+    quiet = plan([edited], view, facts(PROJECTS, script.cards), late)
+    assert [e.amount_cents for e in quiet.entries] == [-3000] and quiet.replies == ()
+
+
+def test_plain_text_edited_into_a_command_is_recorded_once():
+    script, view, _ = start('comment Lea "see you on Tuesday" at 2026-11-03 18:00')
+    assert view.cards[script.cards["Lea"]].entries == ()
+    (edited,) = script.run('edit c1 "/session 2026-11-03" at 2026-11-03 20:00')
+    result = plan([edited], view, facts(PROJECTS, script.cards), config())
+    assert [(e.status, e.amount_cents) for e in result.entries] == [("done", 3000)]
+    assert [r.kind for r in result.replies] == ["recorded"]  # nothing to correct
+    # And back into plain text: reversed, and said so.
+    view = apply(view, result)
+    (again,) = script.run('edit c1 "see you on Tuesday" at 2026-11-03 21:00')
+    back = plan([again], view, facts(PROJECTS, script.cards), config())
+    assert [e.amount_cents for e in back.entries] == [-3000]
+    assert [r.kind for r in back.replies] == ["uncommanded"]
+
+
+def test_a_command_edited_into_a_refused_one_is_reversed_and_the_refusal_says_so():
+    reversed_line = "The session of 2026-11-03 that this comment logged before is reversed"
+    for new_text, reason in [
+        ("/session 2026-11-30", "Nothing recorded: 2026-11-30 is in the future."),
+        ("/sesion", "Nothing recorded: unknown command '/sesion'."),
+        ("/undo", "Nothing recorded: there is no entry on this card left to undo."),
+    ]:
+        script, view, _ = start('comment Lea "/session 2026-11-03" at 2026-11-03 18:00')
+        (edited,) = script.run(f'edit c1 "{new_text}" at 2026-11-03 20:00')
+        result = plan([edited], view, facts(PROJECTS, script.cards), config())
+        assert [e.amount_cents for e in result.entries] == [-3000], new_text
+        (reply,) = result.replies
+        assert reply.kind == "refused"
+        assert reason in reply.text, reply.text
+        assert f"{reversed_line} (-30.00 EUR)." in reply.text, reply.text
+
+
+def test_a_command_edited_into_an_undo_reverses_itself_and_the_latest_other_entry():
+    script, view, _ = start(
+        """
+        comment Lea "/session 2026-11-03" at 2026-11-03 18:00
+        comment Lea "/session 2026-11-04" at 2026-11-04 18:00
+        """
+    )
+    (edited,) = script.run('edit c2 "/undo" at 2026-11-04 20:00')
+    result = plan([edited], view, facts(PROJECTS, script.cards), config())
+    assert [e.amount_cents for e in result.entries] == [-3000, -3000]
+    assert {e.reverses_entry_id for e in result.entries} == {
+        e.entry_id for e in view.cards[script.cards["Lea"]].entries
+    }
+    (reply,) = result.replies
+    assert reply.kind == "undone"
+    assert "Undone: the session of 2026-11-03" in reply.text
+    assert "The session of 2026-11-04 that this comment logged before is reversed" in reply.text

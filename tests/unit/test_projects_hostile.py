@@ -65,3 +65,28 @@ def test_the_description_line_is_read_as_before():
     }
     for desc, project in cases.items():
         assert resolve_project(card(desc=desc), FIELDS, TABLE).project == project, desc
+
+
+def test_nul_bytes_from_the_board_are_kept_as_a_replacement_character():
+    """PostgreSQL cannot store NUL in text: the books must hold the same on both backends."""
+    from trello_sync.domain.actions import parse_action
+    from trello_sync.domain.text import storable
+
+    assert storable("a\x00b") == "a\ufffdb" and storable("plain") == "plain"
+    action = parse_action(
+        {
+            "id": "6aea13100000000000000001",
+            "type": "commentCard",
+            "date": "2026-11-03T17:00:00.000Z",
+            "idMemberCreator": "m1",
+            "memberCreator": {"username": "cam\x00ille"},
+            "data": {
+                "text": "/session \x00 45m",
+                "card": {"id": "c1", "name": "Lea\x00"},
+                "list": {"id": "l1", "name": "Active\x00"},
+            },
+        }
+    )
+    fields = (action.text, action.card_name, action.list_name, action.member_username)
+    assert not any("\x00" in (value or "") for value in fields)
+    assert action.text == "/session \ufffd 45m"

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from trello_sync.domain.text import storable
+
 
 class ActionKind(StrEnum):
     CARD_IN_LIST = "card_in_list"  # created, copied, moved in from a board, moved to a list
@@ -124,12 +126,12 @@ def parse_action(raw: Mapping[str, Any]) -> Action:
         date=when,
         board_id=str(_pick(data, "board").get("id") or ""),
         member_id=str(raw.get("idMemberCreator") or creator.get("id") or ""),
-        member_username=str(creator.get("username") or ""),
+        member_username=storable(str(creator.get("username") or "")),
         card_id=str(card_id) if card_id else None,
-        card_name=str(card["name"]) if card.get("name") else None,
+        card_name=storable(str(card["name"])) if card.get("name") else None,
         list_id=str(target_list["id"]) if target_list.get("id") else None,
-        list_name=str(target_list["name"]) if target_list.get("name") else None,
-        text=text if isinstance(text, str) else None,
+        list_name=storable(str(target_list["name"])) if target_list.get("name") else None,
+        text=storable(text) if isinstance(text, str) else None,
         edited_at=parse_instant(str(edited)) if edited else None,
     )
 

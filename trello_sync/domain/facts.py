@@ -10,6 +10,7 @@ from trello_sync.domain.planner import BoardFacts, CardFacts
 from trello_sync.domain.projects import ProjectTable, resolve_project
 from trello_sync.domain.records import BoardView
 from trello_sync.domain.stages import Stage
+from trello_sync.domain.text import storable
 
 
 def facts_from_snapshot(
@@ -20,7 +21,7 @@ def facts_from_snapshot(
 ) -> BoardFacts:
     card_facts = {
         str(card["id"]): CardFacts(
-            name=str(card.get("name") or ""),
+            name=storable(str(card.get("name") or "")),
             project=resolve_project(card, custom_fields, table),
         )
         for card in cards

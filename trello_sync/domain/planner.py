@@ -32,14 +32,18 @@ from trello_sync.domain.records import (
     StageMove,
 )
 from trello_sync.domain.replies import (
+    NAME_LIMIT,
     MonthTotals,
     cap_warning_text,
     deleted_text,
+    echo,
     find_marker,
     handoff_text,
     make_reply,
     recorded_text,
     refused_text,
+    reversed_text,
+    uncommanded_text,
     undone_text,
 )
 from trello_sync.domain.rules import PayRules, Status
@@ -57,6 +61,10 @@ class PlannerConfig:
     cap: int = 20
     # Actions older than this get no reply (a first sync replays months of history).
     reply_since: datetime | None = None
+    # The member the service posts as (the token's owner). A comment carrying a reply's
+    # marker proves that reply posted only when this member wrote it: anyone can copy a
+    # marker into a comment. None: no comment counts as the service's own.
+    service_member_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,43 +309,53 @@ def _apply_comment(
 ) -> None:
     text = action.text or ""
     reply_id = find_marker(text)
-    if reply_id is not None:
+    if reply_id is not None and action.member_id == config.service_member_id:
         # Our own comment: never a command; it proves that reply was posted.
         board.out.posted.append(PostedReply(reply_id, action.id))
         return
     when = action.edited_at or action.date
     source = f"{action.id}@{action.version}" if action.version else action.id
-    corrected = False
+    reversed_now: list[tuple[Entry, Entry]] = []  # (reversal, original)
     previous = board.comments.get(action.id)
     if previous is not None and previous.version != action.version:
         # Edited in place (Trello keeps the id): reverse what the old text recorded.
         for original in _entries_from(board, card_id, action.id):
-            board.add_entry(_reversal(original, action.id, when))
-            corrected = True
+            reversal = _reversal(original, action.id, when)
+            board.add_entry(reversal)
+            reversed_now.append((reversal, original))
+    corrected = bool(reversed_now)
     if text.lstrip()[:1] == "/":
         board.comments[action.id] = board.out.applied[-1]
 
     today = when.astimezone(config.tz).date()
     command = parse_command(text, today)
-    if command is None:
-        return
     replies = _replies_allowed(config, when)
+    if command is None:
+        # Edited into plain text: the entry is reversed, and said so, as for a deletion.
+        if corrected and replies:
+            body = " ".join(uncommanded_text(rev, orig) for rev, orig in reversed_now)
+            board.out.replies.append(
+                make_reply(board.board_id, card_id, source, "uncommanded", body)
+            )
+        return
+    # A refusal or an undo that follows an edit also says what the edit reversed.
+    reversed_before = " ".join(reversed_text(rev, orig) for rev, orig in reversed_now)
 
     def refuse(reason: str, usage: bool = True) -> None:
         if replies:
-            board.out.replies.append(
-                make_reply(board.board_id, card_id, source, "refused", refused_text(reason, usage))
-            )
+            body = refused_text(reason, usage, reversed_before)
+            board.out.replies.append(make_reply(board.board_id, card_id, source, "refused", body))
 
     if fold(action.member_username) not in config.mentors:
-        who = action.member_username or "this member"
-        refuse(f"only the mentor can log sessions, and @{who} is not one", usage=False)
+        # Named without the @: a refusal must not notify anyone.
+        who = echo(action.member_username, NAME_LIMIT) or "this member"
+        refuse(f"only the mentor can log sessions, and {who} is not one", usage=False)
         return
     if isinstance(command, InvalidCommand):
         refuse(command.reason)
         return
     if isinstance(command, UndoCommand):
-        _undo(action, card_id, source, when, board, replies)
+        _undo(action, card_id, source, when, board, replies, reversed_before)
         return
     problem = _session_problem(command, card_id, today, board, config)
     if problem:
@@ -368,19 +386,26 @@ def _reversal(original: Entry, source_action_id: str, when: datetime) -> Entry:
 
 
 def _undo(
-    action: Action, card_id: str, source: str, when: datetime, board: _Board, replies: bool
+    action: Action,
+    card_id: str,
+    source: str,
+    when: datetime,
+    board: _Board,
+    replies: bool,
+    reversed_before: str,
 ) -> None:
     live = board.live_entries(card_id)
     if not live:
         if replies:
-            body = refused_text("there is no entry on this card left to undo", with_usage=False)
+            reason = "there is no entry on this card left to undo"
+            body = refused_text(reason, with_usage=False, reversed_before=reversed_before)
             board.out.replies.append(make_reply(board.board_id, card_id, source, "refused", body))
         return
     original = max(live, key=lambda e: (e.recorded_at, e.entry_id))
     reversal = _reversal(original, action.id, when)
     board.add_entry(reversal)
     if replies:
-        body = undone_text(reversal, original)
+        body = " ".join(filter(None, (undone_text(reversal, original), reversed_before)))
         board.out.replies.append(make_reply(board.board_id, card_id, source, "undone", body))
 
 
@@ -395,7 +420,7 @@ def _session_problem(
         return f"{day.isoformat()} is before this card existed"
     stages = _stages_on(board.moves.get(card_id, []), day, config.tz)
     if Stage.ACTIVE not in stages:
-        was = ", ".join(sorted(s.value for s in stages)) or "not on the board"
+        was = ", ".join(sorted(s.value.replace("_", " ") for s in stages)) or "not on the board"
         return f"the card was not in the active stage on {day.isoformat()} (it was {was})"
     return None
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trello_sync.domain.text import fold
+from trello_sync.domain.text import fold, storable
 
 # At most three ASCII digits: int() never meets a long digit run typed on the board, and the
 # white space around "level" is in one place only, so that a long blank field matches in
@@ -130,7 +130,7 @@ def resolve_project(
 
 
 def _capped(name: str) -> str:
-    return name.strip()[:MAX_PROJECT_CHARS].rstrip()
+    return storable(name.strip()[:MAX_PROJECT_CHARS].rstrip())
 
 
 def _description_project(description: str) -> str | None:

@@ -3,15 +3,20 @@
 Each is posted once per episode: its id is derived from the action that began the
 episode (the move into paused; the latest session or move into active), so planning it
 again on every poll is harmless, and a new episode gets a new reminder.
+
+A reminder is due at the episode's start (or its latest session) plus the threshold. One
+that came due before `due_since` is never planned: a mentor adopting the service with
+cards active for months must not see every one of them nudged by the first sync, and a
+reminder due long ago, like an old command, gets no reply.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from trello_sync.domain.records import BoardView, CardState, Reply
-from trello_sync.domain.replies import make_reply
+from trello_sync.domain.replies import make_reply, nudge_text, pause_reminder_text
 from trello_sync.domain.stages import Stage
 
 
@@ -22,30 +27,28 @@ def plan_reminders(
     pause_warning_days: int,
     nudge_days: int,
     tz: ZoneInfo,
+    due_since: datetime | None,
 ) -> list[Reply]:
+    """The reminders due at `now` that came due at or after `due_since` (None: any)."""
+
+    def due(start: datetime, days: int) -> bool:
+        at = start + timedelta(days=days)
+        return now > at and (due_since is None or at >= due_since)
+
     replies: list[Reply] = []
     for card_id, card in sorted(view.cards.items()):
         if not card.moves:
             continue
         last = card.moves[-1]
-        if last.stage is Stage.PAUSED and now - last.at > timedelta(days=pause_warning_days):
-            days = (now - last.at).days
-            body = (
-                f"{card.card.name} has been paused for {days} days (since "
-                f"{_day(last.at, tz)}). A pause longer than two weeks must be announced "
-                "to the platform, so that another mentor can take over for a while."
-            )
+        if last.stage is Stage.PAUSED and due(last.at, pause_warning_days):
+            body = pause_reminder_text(card.card.name, (now - last.at).days, _day(last.at, tz))
             replies.append(
                 make_reply(view.board_id, card_id, last.source_action_id, "pause_reminder", body)
             )
         elif last.stage is Stage.ACTIVE:
             since, source = _last_activity(card)
-            if now - since > timedelta(days=nudge_days):
-                body = (
-                    f"No session logged for {card.card.name} since {_day(since, tz)} "
-                    f"({(now - since).days} days). Log one with /session, or move the card "
-                    "to paused if the student is taking a break."
-                )
+            if due(since, nudge_days):
+                body = nudge_text(card.card.name, _day(since, tz), (now - since).days)
                 replies.append(make_reply(view.board_id, card_id, source, "nudge", body))
     return replies
 
@@ -60,5 +63,5 @@ def _last_activity(card: CardState) -> tuple[datetime, str]:
     return latest
 
 
-def _day(when: datetime, tz: ZoneInfo) -> str:
-    return when.astimezone(tz).date().isoformat()
+def _day(when: datetime, tz: ZoneInfo) -> date:
+    return when.astimezone(tz).date()
