@@ -63,6 +63,20 @@ STATEMENT_COLUMNS = (
 )
 
 
+# Columns of free text that people on the board write (a card's name, a note): a
+# spreadsheet reads a cell that starts with one of these as a formula, so a student
+# named "=HYPERLINK(…)" would run one in the accountant's spreadsheet. In the CSV files
+# such a cell is written with a leading apostrophe, which spreadsheets show as text
+# (OWASP's advice for CSV injection); JSON Lines keep the text exactly as written.
+TEXT_COLUMNS = frozenset({"student", "project", "note", "mentor"})
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A free-text cell as the CSV files write it: never the start of a formula."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def ledger_row(entry: Entry) -> dict[str, str | int | None]:
     return {
         "entry_id": entry.entry_id,
@@ -130,10 +144,10 @@ class Statements:
             for (kind, currency, _), line in keyed:
                 yield [
                     month,
-                    mentor,
+                    csv_text(mentor),
                     kind,
-                    line.name,
-                    line.project,
+                    csv_text(line.name),
+                    csv_text(line.project),
                     str(line.level) if kind != "total" else "",
                     str(line.counts[Status.DONE.value]),
                     str(line.counts[Status.NOSHOW.value]),
@@ -142,6 +156,12 @@ class Statements:
                     format_cents(line.cents),
                     currency,
                 ]
+
+
+def _csv_cell(column: str, value: str | int | None) -> str | int:
+    if value is None:
+        return ""
+    return csv_text(value) if column in TEXT_COLUMNS and isinstance(value, str) else value
 
 
 @contextmanager
@@ -179,7 +199,7 @@ def export_ledger(entries: Iterable[Entry], out_dir: Path) -> list[Path]:
         writer.writerow(LEDGER_COLUMNS)
         for count, entry in enumerate(entries, 1):
             row = ledger_row(entry)
-            writer.writerow(["" if row[c] is None else row[c] for c in LEDGER_COLUMNS])
+            writer.writerow([_csv_cell(c, row[c]) for c in LEDGER_COLUMNS])
             jsonl_file.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             statements.add(entry)
             if count == 1:

@@ -39,6 +39,7 @@ class CycleFigures:
     applied: int = 0
     entries: int = 0
     replies_posted: int = 0
+    replies_given_up: int = 0  # refused by Trello as they are, or their card is gone
     board_problems: int = 0
     requests_by_status: Mapping[str, int] | None = None  # "200", "429", "error", …
     rate_limited: int = 0
@@ -56,6 +57,11 @@ class WorkerMetrics:
         )
         self.entries = Counter("trello_sync_entries", "Ledger entries recorded.", registry=r)
         self.replies = Counter("trello_sync_replies_posted", "Replies posted on cards.", registry=r)
+        self.replies_given_up = Counter(
+            "trello_sync_replies_given_up",
+            "Replies given up: Trello refused them as they are, or their card is gone.",
+            registry=r,
+        )
         self.board_problems = Counter(
             "trello_sync_board_problems", "Board cycles that recorded nothing.", registry=r
         )
@@ -95,6 +101,7 @@ class WorkerMetrics:
         self.applied.inc(figures.applied)
         self.entries.inc(figures.entries)
         self.replies.inc(figures.replies_posted)
+        self.replies_given_up.inc(figures.replies_given_up)
         self.board_problems.inc(figures.board_problems)
         for status, count in (figures.requests_by_status or {}).items():
             self.requests.labels(status=status).inc(count)

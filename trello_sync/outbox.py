@@ -8,11 +8,17 @@ Trello's comment POST has no idempotency key, so exactly-once is built here:
 4. a row left `attempted` (crash, lost answer) is left alone for the reply lease, then
    the card's comments are read for its marker: found → posted; absent → posted again.
 Any of our own comments seen while polling also marks its reply posted (the planner).
+
+A reply is never tried for ever: one that Trello refuses as it is (a 4xx other than
+401/404/429), or whose card is gone, is given up (`failed`, with the reason), logged and
+counted; a text too long for Trello is shortened first, its marker kept. An unexpected
+error on one reply is logged and the others are still posted.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,9 +26,15 @@ from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.actions import parse_instant
 from trello_sync.domain.records import AppliedAction, Plan, PostedReply
-from trello_sync.domain.replies import find_marker
-from trello_sync.ledger.store import Lease, LedgerStore, OutboxReply
-from trello_sync.trello.port import PostOutcomeUnknown, TrelloNotFound, TrelloPort
+from trello_sync.domain.replies import find_marker, fit_comment
+from trello_sync.ledger.store import Lease, LeaseLost, LedgerStore, OutboxReply
+from trello_sync.trello.port import (
+    PostOutcomeUnknown,
+    TrelloError,
+    TrelloNotFound,
+    TrelloPort,
+    TrelloRefused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +45,29 @@ class OutboxResult:
     found_already_posted: int = 0
     waiting: int = 0  # attempted, lease not over yet
     unknown: int = 0  # POST answer lost this time
-    card_gone: int = 0
+    card_gone: int = 0  # given up: the card is gone
+    refused: int = 0  # given up: Trello refused the comment as it is
+    errors: int = 0  # an unexpected error this time; tried again later
+
+    @property
+    def given_up(self) -> int:
+        return self.card_gone + self.refused
 
 
 class Outbox:
     def __init__(
-        self, trello: TrelloPort, ledger: LedgerStore, clock: Clock, lease_seconds: int
+        self,
+        trello: TrelloPort,
+        ledger: LedgerStore,
+        clock: Clock,
+        lease_seconds: int,
+        *,
+        author: Callable[[], str] | None = None,
     ) -> None:
+        # Who the service posts as: a comment carrying a reply's marker proves the reply
+        # posted only when that member wrote it (anyone can copy a marker). Asked only
+        # when a marker check is needed; None trusts any author (a board of one member).
+        self._author = author
         self._trello = trello
         self._ledger = ledger
         self._clock = clock
@@ -49,8 +77,21 @@ class Outbox:
         """Post what is due; with a lease, every write is fenced by it (LeaseLost stops)."""
         result = OutboxResult()
         for reply in self._ledger.replies(board_id):
-            if reply.status in ("pending", "attempted"):
+            if reply.status not in ("pending", "attempted"):
+                continue
+            try:
                 self._post_one(reply, result, lease)
+            except (TrelloError, LeaseLost):
+                raise  # Trello or the lease is the problem: the next replies would fail too
+            except Exception as error:  # one reply's bug must not hold back the others
+                log.error(
+                    "reply %s: unexpected error, tried again later: %s: %s",
+                    reply.reply_id,
+                    type(error).__name__,
+                    error,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
+                result.errors += 1
         return result
 
     def _post_one(self, reply: OutboxReply, result: OutboxResult, lease: Lease | None) -> None:
@@ -62,6 +103,7 @@ class Outbox:
             try:
                 existing = self._find_on_card(reply)
             except TrelloNotFound:
+                self._give_up(reply, "the card is gone", lease)
                 result.card_gone += 1
                 return
             if existing is not None:
@@ -74,24 +116,36 @@ class Outbox:
             return
         crash_point("before_post")
         try:
-            comment = self._trello.post_comment(reply.card_id, reply.text)
+            # Rows written before replies were bounded may be too long for Trello.
+            comment = self._trello.post_comment(reply.card_id, fit_comment(reply.text))
         except PostOutcomeUnknown:
             # Maybe posted: the lease and the marker check decide, never a blind re-post.
             log.warning("reply %s: the answer to its POST was lost; checked later", reply.reply_id)
             result.unknown += 1
             return
         except TrelloNotFound:
-            log.warning("reply %s: card %s is gone; not posted", reply.reply_id, reply.card_id)
+            self._give_up(reply, f"card {reply.card_id} is gone", lease)
             result.card_gone += 1
+            return
+        except TrelloRefused as error:
+            self._give_up(reply, f"Trello refused it: {error}", lease)
+            result.refused += 1
             return
         crash_point("after_post_before_record")
         self._record(reply, comment, lease)
         result.posted += 1
 
+    def _give_up(self, reply: OutboxReply, reason: str, lease: Lease | None) -> None:
+        log.warning("reply %s on card %s given up: %s", reply.reply_id, reply.card_id, reason)
+        self._ledger.mark_failed(reply.reply_id, reason, lease)
+
     def _find_on_card(self, reply: OutboxReply) -> dict[str, object] | None:
+        author = self._author() if self._author is not None else None
         for comment in self._trello.card_comments(reply.card_id):
             text = (comment.get("data") or {}).get("text") or ""
-            if find_marker(text) == reply.reply_id:
+            if find_marker(text) != reply.reply_id:
+                continue
+            if author is None or comment.get("idMemberCreator") == author:
                 return comment
         return None
 

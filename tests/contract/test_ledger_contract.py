@@ -350,6 +350,90 @@ def test_outbox_status_transitions(ledger: SqlLedger, clock: FakeClock) -> None:
     assert [r.reply_id for r in ledger.replies(status="pending")] == ["r-0"]
 
 
+def test_a_reply_given_up_keeps_its_reason_and_a_posted_one_stays_posted(
+    ledger: SqlLedger,
+) -> None:
+    ledger.commit(BOARD, Plan(replies=(Reply("r-a", BOARD, "cardA", "act-a", "x", "a"),)))
+    ledger.commit(BOARD, Plan(replies=(Reply("r-b", BOARD, "cardA", "act-b", "x", "b"),)))
+    ledger.mark_attempted("r-a", at(1))
+    ledger.mark_failed("r-a", "Trello refused it: HTTP 400: " + "x" * 2000)
+    (failed,) = ledger.replies(status="failed")
+    assert failed.reply_id == "r-a" and failed.attempts == 1
+    assert failed.failure is not None and failed.failure.startswith("Trello refused it: HTTP 400")
+    assert len(failed.failure) <= 500  # a reason is kept short, whatever Trello said
+
+    ledger.mark_posted("r-b", "c-b", at(2))
+    ledger.mark_failed("r-b", "the card is gone")
+    (posted,) = ledger.replies(status="posted")
+    assert (posted.reply_id, posted.failure) == ("r-b", None)
+    # Our own comment seen on the board later wins over a give-up: it is posted.
+    ledger.commit(BOARD, Plan(posted=(PostedReply("r-a", "c-a"),)))
+    assert {r.reply_id: r.status for r in ledger.replies()} == {"r-a": "posted", "r-b": "posted"}
+
+
+def test_step_4_keeps_every_reply_of_an_older_ledger(ledger_url: str, clock: FakeClock) -> None:
+    """A ledger at schema 3 with replies in every state migrates with its rows intact."""
+    from sqlalchemy import insert, text
+
+    engine = open_ledger(ledger_url, clock=clock).engine
+    with engine.begin() as conn:  # back to schema 3, as an older trello-sync left it
+        for statement in _schema_3_replies(conn.dialect.name):
+            conn.execute(text(statement))
+        conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version == 4))
+        for status in ("pending", "attempted", "posted"):
+            # Only the columns schema 3 has: the insert names no `failure`.
+            conn.execute(
+                insert(schema.replies).values(
+                    reply_id=f"r-{status}",
+                    board_id=BOARD,
+                    card_id="cardA",
+                    source_action_id="act",
+                    kind="recorded",
+                    text=f"text {status}",
+                    status=status,
+                    created_at=T0,
+                    attempts=0,
+                )
+            )
+    migrated = open_ledger(ledger_url, clock=clock)
+    try:
+        assert migrated.schema_version() == schema.LATEST_VERSION
+        rows = {r.reply_id: (r.status, r.text, r.failure) for r in migrated.replies()}
+        assert rows == {
+            f"r-{s}": (s, f"text {s}", None) for s in ("pending", "attempted", "posted")
+        }
+        migrated.mark_failed("r-pending", "the card is gone")
+        assert migrated.replies(status="failed")[0].reply_id == "r-pending"
+        with pytest.raises(DBAPIError), migrated.engine.begin() as conn:
+            conn.execute(text("UPDATE replies SET status = 'lost' WHERE reply_id = 'r-posted'"))
+    finally:
+        migrated.close()
+        engine.dispose()
+
+
+def _schema_3_replies(dialect: str) -> list[str]:
+    """The replies table exactly as schema steps 1 to 3 made it (no `failed`, no reason)."""
+    key = 'TEXT COLLATE "C"' if dialect == "postgresql" else "TEXT"
+    ts = "TIMESTAMPTZ" if dialect == "postgresql" else "TEXT"
+    return [
+        "DROP TABLE replies",
+        f"""CREATE TABLE replies (
+        reply_id {key} PRIMARY KEY,
+        board_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        source_action_id {key} NOT NULL,
+        kind {key} NOT NULL,
+        text TEXT NOT NULL,
+        status {key} NOT NULL CHECK (status IN ('pending', 'attempted', 'posted')),
+        created_at {ts} NOT NULL,
+        attempted_at {ts},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        comment_id {key},
+        posted_at {ts})""",
+        "CREATE INDEX replies_by_status ON replies (status, created_at, reply_id)",
+    ]
+
+
 # --- reading --------------------------------------------------------------------------------------
 
 

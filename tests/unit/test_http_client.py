@@ -19,6 +19,7 @@ from trello_sync.trello.port import (
     TrelloAuthError,
     TrelloNotFound,
     TrelloPort,
+    TrelloRefused,
     TrelloUnavailable,
 )
 
@@ -122,10 +123,11 @@ def test_post_comment_read_timeout_is_sent_once(client: HttpTrello) -> None:
 
 
 def test_post_comment_length_checked(client: HttpTrello) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(TrelloRefused):
         client.post_comment("c1", "")
-    with pytest.raises(ValueError):
+    with pytest.raises(TrelloRefused):
         client.post_comment("c1", "x" * 16385)
+    assert len(responses.calls) == 0
 
 
 # -- snapshot -------------------------------------------------------------------------

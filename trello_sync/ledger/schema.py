@@ -13,7 +13,8 @@ Tables (one row of each is...):
 - ``entries`` (entry_id PK, every field of ``Entry``; money in BIGINT cents;
   ``reverses_entry_id`` UNIQUE and a foreign key: an entry is reversed at most once).
 - ``replies`` (reply_id PK; board_id, card_id, source_action_id, kind, text, status,
-  created_at, attempted_at, attempts, comment_id, posted_at): the outbox.
+  created_at, attempted_at, attempts, comment_id, posted_at, failure): the outbox; a
+  reply is pending, attempted, posted, or failed (given up, with the reason).
 - ``board_leases`` (board_key PK; owner, fence, expires_at): which worker handles a board.
 - ``meta`` (key PK, value): small facts such as the last nightly export.
 
@@ -188,6 +189,7 @@ replies = Table(
     Column("attempts", Integer, nullable=False),
     Column("comment_id", Text),
     Column("posted_at", UtcDateTime),
+    Column("failure", Text),
 )
 
 # Which worker handles a board, until when; `fence` grows each time the board changes
@@ -359,6 +361,42 @@ _V3_ENTRIES_BY_CARD = [
     "(board_id, card_id, recorded_at, source_action_id, entry_id)",
 ]
 
+# A reply Trello refuses as it is (too long, a 4xx) or whose card is gone is given up:
+# status `failed`, with the reason, instead of being tried again for ever. SQLite cannot
+# change a CHECK constraint in place, so its table is rebuilt, rows and index as before.
+_V4_REPLY_COLUMNS = (
+    "reply_id, board_id, card_id, source_action_id, kind, text, status, created_at, "
+    "attempted_at, attempts, comment_id, posted_at"
+)
+_V4_FAILED_REPLIES: Mapping[str, Sequence[str]] = {
+    "sqlite": [
+        """CREATE TABLE replies_v4 (
+        reply_id {key} PRIMARY KEY,
+        board_id {key} NOT NULL,
+        card_id {key} NOT NULL,
+        source_action_id {key} NOT NULL,
+        kind {key} NOT NULL,
+        text {text} NOT NULL,
+        status {key} NOT NULL CHECK (status IN ('pending', 'attempted', 'posted', 'failed')),
+        created_at {ts} NOT NULL,
+        attempted_at {ts},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        comment_id {key},
+        posted_at {ts},
+        failure {text})""",
+        f"INSERT INTO replies_v4 ({_V4_REPLY_COLUMNS}) SELECT {_V4_REPLY_COLUMNS} FROM replies",
+        "DROP TABLE replies",
+        "ALTER TABLE replies_v4 RENAME TO replies",
+        "CREATE INDEX replies_by_status ON replies (status, created_at, reply_id)",
+    ],
+    "postgresql": [
+        "ALTER TABLE replies DROP CONSTRAINT replies_status_check",
+        "ALTER TABLE replies ADD CONSTRAINT replies_status_check "
+        "CHECK (status IN ('pending', 'attempted', 'posted', 'failed'))",
+        "ALTER TABLE replies ADD COLUMN failure {text}",
+    ],
+}
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
@@ -374,6 +412,11 @@ STEPS: tuple[Step, ...] = (
         3,
         "entries by card in time order, for outlines of long ledgers",
         {dialect: _render(_V3_ENTRIES_BY_CARD, dialect) for dialect in _TYPES},
+    ),
+    Step(
+        4,
+        "replies given up (status failed, with the reason)",
+        {dialect: _render(_V4_FAILED_REPLIES[dialect], dialect) for dialect in _TYPES},
     ),
 )
 LATEST_VERSION = STEPS[-1].version

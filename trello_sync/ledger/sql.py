@@ -61,7 +61,8 @@ from trello_sync.ledger.store import (
     OutboxReply,
 )
 
-PENDING, ATTEMPTED, POSTED = "pending", "attempted", "posted"
+PENDING, ATTEMPTED, POSTED, FAILED = "pending", "attempted", "posted", "failed"
+FAILURE_MAX = 500  # characters of a failed reply's reason kept
 IN_CHUNK = reads.IN_LIST_MAX
 STREAM_ROWS = 500  # rows fetched at a time when streaming entries
 
@@ -338,6 +339,16 @@ class SqlLedger:
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None:
         with self._write() as conn:
             _set_posted(conn, PostedReply(reply_id, comment_id), at)
+
+    def mark_failed(self, reply_id: str, reason: str, lease: Lease | None = None) -> None:
+        with self._write() as conn:
+            if lease is not None:
+                leases.check(conn, lease, self._clock.now())
+            conn.execute(
+                update(replies)
+                .where(replies.c.reply_id == reply_id, replies.c.status != POSTED)
+                .values(status=FAILED, failure=reason[:FAILURE_MAX])
+            )
 
     # --- several workers ------------------------------------------------------------------
     def claim_boards(

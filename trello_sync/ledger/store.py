@@ -48,12 +48,13 @@ class OutboxReply:
     source_action_id: str
     kind: str
     text: str
-    status: str  # "pending", "attempted" or "posted"
+    status: str  # "pending", "attempted", "posted" or "failed" (given up)
     created_at: datetime
     attempted_at: datetime | None = None
     attempts: int = 0
     comment_id: str | None = None
     posted_at: datetime | None = None
+    failure: str | None = None  # why a failed reply was given up
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,11 @@ class LedgerStore(Protocol):
         ...
 
     def mark_posted(self, reply_id: str, comment_id: str, at: datetime) -> None: ...
+
+    def mark_failed(self, reply_id: str, reason: str, lease: Lease | None = None) -> None:
+        """Give a reply up (Trello refuses it as it is, or its card is gone); a reply
+        already posted stays posted."""
+        ...
 
     # --- reading for exports, reports, checks -----------------------------------------
     def entries(self, board_id: str | None = None) -> Iterator[Entry]:

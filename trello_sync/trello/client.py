@@ -30,6 +30,8 @@ from trello_sync.trello.port import (
     PostOutcomeUnknown,
     TrelloAuthError,
     TrelloError,
+    TrelloNotFound,
+    TrelloRefused,
     TrelloUnavailable,
 )
 
@@ -93,9 +95,20 @@ class HttpTrello(CollectedFeed):
         return self._json_object("/members/me", {"fields": "id,username,fullName"})
 
     def board(self, board_ref: str) -> Json:
-        return self._json_object(
-            f"/boards/{_seg(board_ref)}", {"fields": "id,name,shortLink,closed"}
-        )
+        path = f"/boards/{_seg(board_ref)}"
+        try:
+            return self._json_object(path, {"fields": "id,name,shortLink,closed"})
+        except (TrelloAuthError, TrelloNotFound, TrelloUnavailable):
+            raise
+        except TrelloError as error:
+            # Trello's 400 "invalid id" for a reference that is no id nor short link: no
+            # board is known by it, as a 404 would say.
+            if "HTTP 400" not in str(error):
+                raise
+            raise TrelloNotFound(f"GET {path}: no board has this id or short link") from None
+
+    def board_members(self, board_id: str) -> list[Json]:
+        return self._json_list(f"/boards/{_seg(board_id)}/members", {"fields": "username,fullName"})
 
     def board_action_pages(
         self,
@@ -183,7 +196,9 @@ class HttpTrello(CollectedFeed):
 
     def post_comment(self, card_id: str, text: str) -> Json:
         if not 1 <= len(text) <= MAX_COMMENT_LENGTH:
-            raise ValueError(f"a comment must be 1 to {MAX_COMMENT_LENGTH} characters long")
+            raise TrelloRefused(
+                f"a comment must be 1 to {MAX_COMMENT_LENGTH} characters long, not {len(text)}"
+            )
         # The text goes in the JSON body, not the query: it stays out of URLs and logs.
         path = f"/cards/{_seg(card_id)}/actions/comments"
         result = self._call(path, "POST", body={"text": text})

@@ -28,6 +28,7 @@ from trello_sync.trello.port import (
     TrelloAuthError,
     TrelloError,
     TrelloNotFound,
+    TrelloRefused,
 )
 
 
@@ -42,7 +43,9 @@ def _port_errors() -> Iterator[None]:
     except NotFound as error:
         raise TrelloNotFound(error.message) from None
     except (BadRequest, SandboxError) as error:
-        raise TrelloError(f"HTTP {error.status}: {error.message}") from None
+        refused = 400 <= error.status < 500 and error.status != 429
+        kind = TrelloRefused if refused else TrelloError
+        raise kind(f"HTTP {error.status}: {error.message}") from None
 
 
 class FakeTrello(CollectedFeed):
@@ -75,9 +78,20 @@ class FakeTrello(CollectedFeed):
         return {k: member[k] for k in ("id", "username", "fullName", "initials", "idBoards")}
 
     def board(self, board_ref: str) -> Json:
-        board_id = self._board_id(board_ref)
+        member = self._member_id()
         with _port_errors():
+            try:
+                board_id = self.state.check_board_access(member, board_ref)
+            except BadRequest:
+                # As HttpTrello says it: a reference that is no id nor short link (Trello's
+                # 400 "invalid id") names no board.
+                raise NotFound("no board has this id or short link") from None
             return self.state.board(board_id)
+
+    def board_members(self, board_id: str) -> list[Json]:
+        resolved = self._board_id(board_id)
+        with _port_errors():
+            return self.state.board_members(resolved)
 
     def board_action_pages(
         self,

@@ -27,6 +27,7 @@ from trello_sync.trello.port import (
     TrelloAuthError,
     TrelloError,
     TrelloNotFound,
+    TrelloRefused,
     TrelloUnavailable,
 )
 
@@ -327,7 +328,7 @@ class HttpService:
             return TrelloAuthError(self._redact(_auth_message(text, where)))
         if status == 404:
             return TrelloNotFound(f"{where}: not found on Trello (or not visible to the token)")
-        return TrelloError(f"Trello refused {where}: HTTP {status}: {text or resp.reason}")
+        return TrelloRefused(f"Trello refused {where}: HTTP {status}: {text or resp.reason}")
 
     # -- URLs and secrets ---------------------------------------------------------------
 

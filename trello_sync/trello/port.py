@@ -47,6 +47,11 @@ class TrelloNotFound(TrelloError):
     """404: the board, card or action does not exist (or the token cannot see it)."""
 
 
+class TrelloRefused(TrelloError):
+    """Trello refused the request as it is (a 4xx other than 401, 404 and 429, or a
+    comment text outside 1 to 16,384 characters): sending it again will not help."""
+
+
 class TrelloUnavailable(TrelloError):
     """The retry budget ran out (429, 5xx, timeouts): nothing from this call is usable."""
 
@@ -74,7 +79,14 @@ class TrelloPort(Protocol):
         ...
 
     def board(self, board_ref: str) -> Json:
-        """GET /1/boards/{ref}: resolves a board id or short link ({id, name, shortLink})."""
+        """GET /1/boards/{ref}: resolves a board id or short link ({id, name, shortLink}).
+
+        TrelloNotFound when no board has that id or short link, including a reference
+        that is neither (Trello answers those 400 "invalid id")."""
+        ...
+
+    def board_members(self, board_id: str) -> list[Json]:
+        """GET /1/boards/{id}/members: the board's members ({id, username, fullName})."""
         ...
 
     def board_actions(
