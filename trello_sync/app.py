@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
-from trello_sync.ledger.open import open_ledger
+from trello_sync.ledger.open import (
+    ledger_exists,
+    ledger_location_problem,
+    open_ledger,
+    shown_ledger,
+)
 from trello_sync.ledger.sql import SqlLedger
 from trello_sync.settings import ConfigError, Settings
 from trello_sync.sync import ProgressFactory, Syncer
@@ -54,11 +59,21 @@ def open_app(
     owner: str | None = None,
 ) -> Iterator[App]:
     """With `owner`, the syncer claims boards through leases (several workers, one
-    ledger) and releases them when the app closes."""
+    ledger) and releases them when the app closes.
+
+    Nothing is created before the settings and the credentials are known good: a ledger
+    that cannot be written is a bad setting; a ledger that does not exist yet is created
+    only after one request has shown that the key and the token work, and never by a
+    command that only reads it (`need_trello=False`)."""
     if need_trello and not settings.boards:
         raise ConfigError("TRELLO_SYNC_BOARDS: no board to sync (comma-separated ids or links)")
     trello = make_trello(settings, clock) if need_trello else None
-    ledger = open_ledger(settings.database_url, clock=clock)
+    try:
+        ledger = _ledger_for(settings, clock, trello)
+    except BaseException:
+        if trello is not None:
+            trello.close()
+        raise
     claims = BoardClaims(ledger, owner, settings.lease_duration) if owner else None
     try:
         syncer = Syncer(settings, trello, ledger, clock, progress, claims) if trello else None
@@ -69,3 +84,20 @@ def open_app(
         ledger.close()
         if trello is not None:
             trello.close()
+
+
+def _ledger_for(settings: Settings, clock: Clock, trello: HttpTrello | None) -> SqlLedger:
+    url = settings.database_url
+    problem = ledger_location_problem(url)
+    if problem:
+        raise ConfigError(f"TRELLO_SYNC_DATABASE_URL: {problem}")
+    if not ledger_exists(url):
+        if trello is None:
+            raise ConfigError(
+                f"TRELLO_SYNC_DATABASE_URL: no ledger at {shown_ledger(url)} "
+                "(run trello-sync sync first)"
+            )
+        # A bad key or token fails here (TrelloAuthError, exit code 2), before the ledger
+        # exists; once it exists this costs nothing (an idle poll stays one request).
+        trello.me()
+    return open_ledger(url, clock=clock)

@@ -162,6 +162,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from trello_sync.commands import check
 
         return check(settings, clock)
+    if args.command == "export":
+        from trello_sync.preflight import export_dir_problem
+
+        # Before the ledger, before Trello: a folder that cannot take the files is a bad
+        # setting, found before anything is read, synced or created.
+        problem = (
+            export_dir_problem(args.out, "--out")
+            if args.out is not None
+            else export_dir_problem(settings.export_dir)
+        )
+        if problem:
+            raise ConfigError(problem)
     need_trello = not (args.command == "export" and args.offline)
     owner = new_owner_id() if need_trello else None
     with open_app(settings, clock, need_trello=need_trello, owner=owner) as app:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -15,13 +14,24 @@ from trello_sync.clock import Clock
 from trello_sync.domain.checks import ledger_problems, list_mapping
 from trello_sync.domain.money import format_cents
 from trello_sync.domain.report import build_report
+from trello_sync.domain.text import fold
 from trello_sync.export import export_ledger
-from trello_sync.ledger.open import open_ledger
+from trello_sync.ledger.open import (
+    ledger_exists,
+    ledger_location_problem,
+    open_ledger,
+    shown_ledger,
+)
+from trello_sync.ledger.schema import LATEST_VERSION
 from trello_sync.ledger.store import LedgerError
+from trello_sync.preflight import export_dir_problem
 from trello_sync.report_view import render_report
 from trello_sync.settings import ConfigError, Settings
 from trello_sync.sync import BoardOutcome
+from trello_sync.trello.client import HttpTrello
 from trello_sync.trello.port import PageProgress, TrelloAuthError, TrelloError, TrelloNotFound
+
+BOARDS_SETTING = "TRELLO_SYNC_BOARDS"
 
 
 def progress_factory(console: Console) -> Callable[[str], tuple[PageProgress, Callable[[], None]]]:
@@ -70,33 +80,50 @@ def describe(outcome: BoardOutcome) -> str:
     return f"{name}: " + ", ".join(p for p in parts if p)
 
 
+def unknown_boards(outcomes: Sequence[BoardOutcome]) -> ConfigError | None:
+    """One error naming TRELLO_SYNC_BOARDS for the boards Trello does not know (or the
+    token cannot see): a setting to fix, exit code 2, not a failure at run time."""
+    unknown = [o.problem or o.ref for o in outcomes if o.unknown_board]
+    return ConfigError(f"{BOARDS_SETTING}: " + "; ".join(unknown)) if unknown else None
+
+
 def sync(app: App, *, console: Console | None = None) -> int:
     console = console or Console(stderr=True)
     syncer = app.require_syncer()
     syncer.set_progress(progress_factory(console))
     outcomes = syncer.sync_all()
     for outcome in outcomes:
-        print(describe(outcome))
+        if not outcome.unknown_board:  # said once, as the error below
+            print(describe(outcome))
     synced = {o.ref for o in outcomes}
     for ref in app.settings.boards:
         if ref not in synced:
             print(f"{ref}: skipped — another worker holds it right now")
+    error = unknown_boards(outcomes)
+    if error is not None:
+        raise error
     return 1 if any(o.problem for o in outcomes) else 0
 
 
 def export(app: App, out: Path | None, *, offline: bool = False) -> int:
     failed = False
+    outcomes: list[BoardOutcome] = []
     if not offline:
         # The comments behind the open months are always re-read before an export.
-        for outcome in app.require_syncer().sync_all(force_reread=True):
+        outcomes = app.require_syncer().sync_all(force_reread=True)
+        for outcome in outcomes:
             if outcome.problem:
                 failed = True
-                print(f"warning: {describe(outcome)}", file=sys.stderr)
+                if not outcome.unknown_board:
+                    print(f"warning: {describe(outcome)}", file=sys.stderr)
     folder = out or app.settings.export_dir
     paths = export_ledger(app.ledger.entries(), folder)
     print(f"exported {len(paths)} file(s) to {folder}:")
     for path in paths:
         print(f"  {path.name}")
+    error = unknown_boards(outcomes)
+    if error is not None:
+        raise error
     return 1 if failed else 0
 
 
@@ -119,41 +146,25 @@ def report(app: App, month: str | None, *, console: Console | None = None) -> in
 
 
 def check(settings: Settings, clock: Clock) -> int:
-    """One line per problem (exit 2 if any); notes and confirmations otherwise."""
+    """One line per problem (exit 2 if any); notes and confirmations otherwise.
+
+    Creates nothing: a ledger that does not exist yet is a note, and an existing one is
+    read as it is (not migrated)."""
     problems: list[str] = []
     notes: list[str] = []
     if not settings.boards:
-        problems.append("TRELLO_SYNC_BOARDS: no board configured")
-    try:
-        ledger = open_ledger(settings.database_url, clock=clock)
-    except LedgerError as error:
-        problems.append(f"TRELLO_SYNC_DATABASE_URL: {error}")
-    else:
-        with suppress(Exception):
-            problems += [f"ledger: {p}" for p in ledger_problems(ledger.entries())]
-        ledger.close()
+        problems.append(f"{BOARDS_SETTING}: no board configured")
+    _check_ledger(settings, clock, problems, notes)
+    export_problem = export_dir_problem(settings.export_dir)
+    if export_problem:
+        problems.append(export_problem)
     try:
         trello = make_trello(settings, clock)
-    except Exception as error:
+    except ConfigError as error:
         problems.append(str(error))
-        trello = None
-    if trello is not None:
+    else:
         try:
-            me = trello.me()
-            notes.append(f"credentials: OK, the token belongs to @{me.get('username')}")
-            for ref in settings.boards:
-                try:
-                    board = trello.board(ref)
-                    snapshot = trello.board_snapshot(str(board["id"]))
-                except TrelloNotFound:
-                    problems.append(f"board {ref!r}: not found, or this token cannot see it")
-                    continue
-                board_problems, board_notes = list_mapping(snapshot.lists, settings.stage_map())
-                name = board.get("name") or ref
-                problems += [f"board {name!r}: {p}" for p in board_problems]
-                notes += [f"board {name!r}: {n}" for n in board_notes]
-                if not board_problems:
-                    notes.append(f"board {name!r}: OK ({len(snapshot.cards)} cards)")
+            _check_trello(settings, trello, problems, notes)
         except TrelloAuthError as error:
             problems.append(str(error))
         except TrelloError as error:
@@ -172,6 +183,79 @@ def check(settings: Settings, clock: Clock) -> int:
     return 2 if problems else 0
 
 
+def _check_ledger(settings: Settings, clock: Clock, problems: list[str], notes: list[str]) -> None:
+    url = settings.database_url
+    try:
+        location = ledger_location_problem(url)
+        if location:
+            problems.append(f"TRELLO_SYNC_DATABASE_URL: {location}")
+            return
+        if not ledger_exists(url):
+            notes.append(
+                f"ledger: {shown_ledger(url)} does not exist yet; the first sync creates it"
+            )
+            return
+        with open_ledger(url, clock=clock, migrate=False) as ledger:
+            version = ledger.schema_version()
+            if version > LATEST_VERSION:
+                problems.append(
+                    "TRELLO_SYNC_DATABASE_URL: the ledger was written by a newer trello-sync "
+                    f"(schema {version}); upgrade trello-sync"
+                )
+                return
+            if version < LATEST_VERSION:
+                # Its tables may not be what this version reads: nothing more is asked.
+                notes.append(
+                    f"ledger: schema {version}; the next sync brings it up to {LATEST_VERSION}"
+                )
+                return
+            found = [f"ledger: {p}" for p in ledger_problems(ledger.entries())]
+    except LedgerError as error:
+        problems.append(f"TRELLO_SYNC_DATABASE_URL: {error}")
+        return
+    problems += found
+    if not found:
+        notes.append(f"ledger: OK ({shown_ledger(url)})")
+
+
+def _check_trello(
+    settings: Settings, trello: HttpTrello, problems: list[str], notes: list[str]
+) -> None:
+    me = trello.me()
+    owner = str(me.get("username") or "")
+    notes.append(f"credentials: OK, the token belongs to @{owner}")
+    if settings.mentors:
+        mentors = list(settings.mentors)
+    else:
+        # The default mentor is not checked: the token's owner can see each board (that is
+        # checked below), and whether a non-member may comment is the board's own setting.
+        mentors = []
+        notes.append(f"mentors: the token's owner @{owner} (TRELLO_SYNC_MENTORS is empty)")
+    for ref in settings.boards:
+        try:
+            board = trello.board(ref)
+            snapshot = trello.board_snapshot(str(board["id"]))
+            members = trello.board_members(str(board["id"])) if mentors else []
+        except (TrelloNotFound, TrelloAuthError):
+            # The token works (me() above): a 401 here is about this board, not the token.
+            problems.append(
+                f"{BOARDS_SETTING}: board {ref!r} was not found, or this token cannot see it"
+            )
+            continue
+        name = board.get("name") or ref
+        board_problems, board_notes = list_mapping(snapshot.lists, settings.stage_map())
+        usernames = {fold(str(m.get("username") or "")) for m in members}
+        board_problems += [
+            f"mentor {mentor!r} is not a member of this board"
+            for mentor in mentors
+            if fold(mentor) not in usernames
+        ]
+        problems += [f"board {name!r}: {p}" for p in board_problems]
+        notes += [f"board {name!r}: {n}" for n in board_notes]
+        if not board_problems:
+            notes.append(f"board {name!r}: OK ({len(snapshot.cards)} cards)")
+
+
 def migrate_ledger(settings: Settings, target_url: str, clock: Clock) -> int:
     """Copy the configured ledger into the new, empty one at `target_url`."""
     from trello_sync.ledger.copy import copy_ledger
@@ -180,6 +264,14 @@ def migrate_ledger(settings: Settings, target_url: str, clock: Clock) -> int:
         raise ConfigError("--to: use sqlite:///file.db or postgresql://…")
     if target_url == settings.database_url:
         raise ConfigError("--to names the ledger being copied; give a new, empty one")
+    if not ledger_exists(settings.database_url):
+        raise ConfigError(
+            f"TRELLO_SYNC_DATABASE_URL: no ledger at {shown_ledger(settings.database_url)} "
+            "(nothing to copy)"
+        )
+    target_problem = ledger_location_problem(target_url)
+    if target_problem:
+        raise ConfigError(f"--to: {target_problem}")
     with (
         open_ledger(settings.database_url, clock=clock) as source,
         open_ledger(target_url, clock=clock) as target,

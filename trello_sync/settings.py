@@ -3,8 +3,10 @@
 Precedence, highest first: environment (`TRELLO_SYNC_<NAME>`; `TRELLO_API_KEY` and
 `TRELLO_TOKEN` for the secrets), the TOML file named by `TRELLO_SYNC_CONFIG` (default
 `./trello-sync.toml`), then `config/defaults.toml` shipped with the package. Secrets come
-only from the environment or a secrets folder (`TRELLO_SYNC_SECRETS_DIR`, one file per
-secret named `TRELLO_API_KEY` / `TRELLO_TOKEN`, as Docker and systemd credentials do).
+only from the environment variables `TRELLO_API_KEY` and `TRELLO_TOKEN`, spelt exactly so,
+or a secrets folder (`TRELLO_SYNC_SECRETS_DIR`, one file per secret named `TRELLO_API_KEY`
+/ `TRELLO_TOKEN`, as Docker and systemd credentials do): an `API_KEY`, a `token` or a
+`TRELLO_SYNC_TOKEN` left in the environment for another program is never sent to Trello.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -45,6 +48,42 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+# What the browser's address bar shows for a board: https://trello.com/b/<short link>/name.
+_BOARD_URL = re.compile(
+    r"(?:https?://)?(?:www\.)?trello\.com/b/(?P<link>[A-Za-z0-9]+)(?:[/?#].*)?", re.IGNORECASE
+)
+_BOARD_REF = re.compile(r"[A-Za-z0-9]+")
+_MAX_SHOWN = 40
+
+
+def _shortened(value: str) -> str:
+    return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
+
+
+def board_ref(value: str) -> str:
+    """A board id or short link as Trello takes it; a board's URL gives its short link."""
+    text = value.strip()
+    if _BOARD_REF.fullmatch(text):
+        return text
+    url = _BOARD_URL.fullmatch(text)
+    if url:
+        return url.group("link")
+    raise ValueError(
+        f"{_shortened(text)!r} is not a board id, short link or board URL "
+        "(such as https://trello.com/b/AbCd1234/name)"
+    )
+
+
+def mentor_name(value: str) -> str:
+    """A Trello username, with the `@` Trello shows before it taken off."""
+    name = value.strip().removeprefix("@").strip()
+    if not name or any(c.isspace() for c in name):
+        raise ValueError(
+            f"{_shortened(value.strip())!r} is not a Trello username (such as camille_mentor)"
+        )
+    return name
 
 
 def _local_zone_name() -> str:
@@ -74,15 +113,13 @@ class Settings(BaseSettings):
     )
 
     # --- secrets: environment or secrets folder only ----------------------------------
+    # No alias: the environment is read for them by _SecretEnvSource alone, and code
+    # passes them by name (Settings(api_key=..., token=...)).
     api_key: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("TRELLO_API_KEY", "api_key"),
-        description="Trello API key (environment TRELLO_API_KEY only).",
+        None, description="Trello API key (environment TRELLO_API_KEY only)."
     )
     token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("TRELLO_TOKEN", "token"),
-        description="Trello token (environment TRELLO_TOKEN only).",
+        None, description="Trello token (environment TRELLO_TOKEN only)."
     )
 
     # --- where things are ---------------------------------------------------------------
@@ -157,6 +194,16 @@ class Settings(BaseSettings):
 
     _split_boards = field_validator("boards", "mentors", mode="before")(_split_commas)
 
+    @field_validator("boards")
+    @classmethod
+    def _board_refs(cls, value: list[str]) -> list[str]:
+        return [board_ref(ref) for ref in value]
+
+    @field_validator("mentors")
+    @classmethod
+    def _mentor_names(cls, value: list[str]) -> list[str]:
+        return [mentor_name(name) for name in value]
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -199,7 +246,8 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
+            _SecretEnvSource(settings_cls),
+            _EnvSource(settings_cls),
             _SecretsDirSource(settings_cls),
             _TomlSource(settings_cls, _user_config_path(), user=True),
             _TomlSource(settings_cls, None, user=False),
@@ -287,6 +335,30 @@ def _read_toml(path: Path | None, user: bool) -> dict[str, Any]:
     return data
 
 
+class _EnvSource(EnvSettingsSource):
+    """`TRELLO_SYNC_<NAME>` for every setting but the secrets: `TRELLO_SYNC_TOKEN` is not
+    a name the secrets are read from."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in SECRET_ENV:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class _SecretEnvSource(PydanticBaseSettingsSource):
+    """`TRELLO_API_KEY` and `TRELLO_TOKEN`, exactly: case included, no prefix, no alias."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            field_name: os.environ[env_name]
+            for field_name, env_name in SECRET_ENV.items()
+            if env_name in os.environ
+        }
+
+
 class _SecretsDirSource(PydanticBaseSettingsSource):
     """`TRELLO_SYNC_SECRETS_DIR/TRELLO_API_KEY` and `.../TRELLO_TOKEN` files."""
 
@@ -323,7 +395,8 @@ def load_settings(**overrides: Any) -> Settings:
         name = env_name(head) if head in Settings.model_fields else location
         if first["type"] == "extra_forbidden":
             raise ConfigError(f"unknown setting {location!r}") from None
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
     except ValueError as error:
         raise ConfigError(f"configuration: {error}") from None
     return settings

@@ -9,15 +9,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from trello_sync.clock import Clock, SystemClock
-from trello_sync.ledger.schema import WRITE_OPTION
+from trello_sync.ledger.schema import WRITE_OPTION, schema_version
 from trello_sync.ledger.sql import SqlLedger
 from trello_sync.ledger.store import LedgerError
+from trello_sync.preflight import file_problem, shown
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one's lock on SQLite
 CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL fails in seconds, not minutes
@@ -25,10 +26,13 @@ _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXPECTED = "expected sqlite:///path/to/ledger.db or postgresql://user@host/database"
 
 
-def open_ledger(url: str, *, clock: Clock | None = None) -> SqlLedger:
-    """Connect, bring the schema up to date, and return the store."""
+def open_ledger(url: str, *, clock: Clock | None = None, migrate: bool = True) -> SqlLedger:
+    """Connect, bring the schema up to date (unless `migrate` is False: for a look that
+    must change nothing), and return the store."""
     engine = create_ledger_engine(url)
     ledger = SqlLedger(engine, clock or SystemClock())
+    if not migrate:
+        return ledger
     try:
         ledger.migrate()
     except LedgerError as error:
@@ -41,6 +45,52 @@ def open_ledger(url: str, *, clock: Clock | None = None) -> SqlLedger:
         engine.dispose()
         raise
     return ledger
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ledger; None for PostgreSQL or an in-memory SQLite."""
+    parsed = parse_ledger_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def shown_ledger(url: str) -> str:
+    """Where the ledger is, for a message: a SQLite file's absolute path, or the URL
+    without its password and options."""
+    file = sqlite_file(url)
+    if file is not None:
+        return shown(file)
+    return parse_ledger_url(url).set(query={}).render_as_string(hide_password=True)
+
+
+def ledger_location_problem(url: str) -> str | None:
+    """Why a SQLite ledger cannot be written where the URL says (its folder cannot be
+    created or written, or the file is read-only), or None. Creates nothing."""
+    file = sqlite_file(url)
+    if file is None:
+        return None
+    problem = file_problem(file)
+    return f"cannot write the ledger {shown(file)} ({problem})" if problem else None
+
+
+def ledger_exists(url: str) -> bool:
+    """Whether the ledger was created already (its `schema_version` table is there),
+    without creating anything: a missing SQLite file is not opened. An in-memory SQLite
+    counts as there (it is new each time, and nothing on disk is at stake)."""
+    parsed = parse_ledger_url(url)
+    file = sqlite_file(url)
+    if parsed.get_backend_name() == "sqlite" and file is None:
+        return True
+    if file is not None and not file.is_file():
+        return False
+    engine = create_ledger_engine(url)
+    try:
+        return bool(inspect(engine).has_table(schema_version.name))
+    except DBAPIError as error:
+        raise LedgerError(f"cannot open the ledger {_safe(engine.url, error)}") from None
+    finally:
+        engine.dispose()
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -97,9 +147,13 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise LedgerError(
-                f"cannot create the folder of the ledger {database}: {error.strerror}"
-            ) from None
+            # "File exists" alone does not say that a part of the path is a file.
+            why = (
+                "a part of that path is a file"
+                if isinstance(error, FileExistsError | NotADirectoryError)
+                else error.strerror
+            )
+            raise LedgerError(f"cannot create the folder of the ledger {database}: {why}") from None
     engine = create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
