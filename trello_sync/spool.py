@@ -5,11 +5,20 @@ first sync must see every page before it plans anything. Held as decoded JSON, a
 of a million actions costs gigabytes; held here it costs a bounded amount of memory: up
 to `memory_limit` parsed actions stay in a dict, past that they move to a temporary
 SQLite file (deleted on close), which sorts them on disk when they are read back.
+
+A process killed during a first sync cannot delete its file (28 MB per 100,000 actions),
+so every spool on disk holds an exclusive `flock` on a sibling lock file for its whole
+life, and `remove_dead_spools` deletes the files whose lock nobody holds: the kernel
+drops a lock when its holder dies, whatever its PID becomes, so a live spool (of this
+process or of another worker on the machine) is never touched. The lock is on a sibling
+file, not on the database, so that SQLite's own (POSIX) locks on it are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import sqlite3
 import sys
@@ -20,6 +29,9 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from trello_sync.domain.actions import Action, ActionKind, action_order
+from trello_sync.domain.replies import MARKER_PREFIX
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -30,6 +42,10 @@ _COLUMNS = (
 _Row = tuple[Any, ...]
 _KINDS = {kind.value: kind for kind in ActionKind}
 IN_LIST_MAX = 500  # ids per IN (...) list: under SQLite's bound-parameter limit
+# A spool on disk is two files: trello-sync-spool-<pid>-<random>.db and the .lock beside
+# it. The PID is there for a person reading the temp folder; liveness is the lock.
+SPOOL_PREFIX = "trello-sync-spool-"
+_DB, _LOCK = ".db", ".lock"
 
 
 def _micros(when: datetime) -> int:
@@ -87,6 +103,86 @@ class SpoolError(RuntimeError):
     a TMPDIR that is not writable): the board's cycle stops; what it committed stays."""
 
 
+def _lock_new_spool(directory: str | None) -> tuple[int, str]:
+    """A new spool's lock file, created and locked: (its descriptor, the spool's path
+    without its suffix)."""
+    while True:
+        fd, lock_path = tempfile.mkstemp(
+            prefix=f"{SPOOL_PREFIX}{os.getpid()}-", suffix=_LOCK, dir=directory
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Until the lock is taken, a cleaner may take it, judge the file dead and
+            # delete it: then the path is gone (or another file), and we start again.
+            if os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                return fd, lock_path[: -len(_LOCK)]
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def remove_dead_spools(directory: str | None = None) -> int:
+    """Delete the spool files of processes that died (`kill -9`, a crash, a power cut)
+    in `directory` (default: the temp folder); returns how many spools were removed.
+
+    A spool is dead when the lock on its `.lock` file can be taken without waiting: its
+    owner holds that lock from the file's creation until it has deleted both files.
+    Never raises: a temp folder that is missing or unreadable has nothing to clean."""
+    try:
+        folder = directory or tempfile.gettempdir()
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if entry.name.startswith(SPOOL_PREFIX)]
+    except OSError as error:
+        log.debug("no dead spools looked for in %s: %s", directory or "the temp folder", error)
+        return 0
+    stems = {
+        name[: -len(suffix)] for name in names for suffix in (_DB, _LOCK) if name.endswith(suffix)
+    }
+    removed = 0
+    for stem in sorted(stems):
+        try:
+            removed += _remove_if_dead(os.path.join(folder, stem))
+        except OSError as error:  # another user's file, a folder gone read-only: leave it
+            log.debug("spool %s left alone: %s", stem, error)
+    if removed:
+        log.info(
+            "removed %d temporary file(s) of a long history left in %s by a process that died",
+            removed,
+            folder,
+        )
+    return removed
+
+
+def _remove_if_dead(stem: str) -> int:
+    lock_path = stem + _LOCK
+    # Created if missing (a database whose lock file is gone has no owner): an owner
+    # never takes an existing name, so this cannot stand in for a live spool's lock.
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # held: its process is alive
+        try:
+            if not os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                return 0  # another cleaner removed it meanwhile
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stem + _DB)
+            removed = 1
+        # The lock file last, while its lock is held: the order an owner deletes them in.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        return removed
+    finally:
+        os.close(fd)
+
+
 class CardKind(NamedTuple):
     """One (card, kind of action) pair of the history: what the emptiness guard reads."""
 
@@ -104,10 +200,12 @@ class ActionSpool:
         self._directory = directory
         self._db: sqlite3.Connection | None = None
         self._path: str | None = None
+        self._lock: tuple[int, str] | None = None  # the lock file's descriptor and path
         self._on_disk = 0
         # What the whole history says, kept as it is added (a few small sets).
         self.card_kinds: set[CardKind] = set()
         self.has_commands = False
+        self.has_markers = False  # a comment carrying a reply marker: whose is it?
 
     # --- writing ----------------------------------------------------------------------
     def add(self, actions: Iterable[Action], *, replace: bool = True) -> None:
@@ -117,6 +215,8 @@ class ActionSpool:
                 self.card_kinds.add(CardKind(action.card_id, action.kind))
             if action.text is not None and action.text.lstrip()[:1] == "/":
                 self.has_commands = True
+            if action.text is not None and MARKER_PREFIX in action.text:
+                self.has_markers = True
             if replace or action.id not in batch:
                 batch[action.id] = action
         if self._db is None:
@@ -151,10 +251,12 @@ class ActionSpool:
         self._on_disk += len(batch) - known
 
     def _spill(self) -> None:
-        fd, self._path = tempfile.mkstemp(
-            prefix="trello-sync-spool-", suffix=".db", dir=self._directory
-        )
-        os.close(fd)
+        remove_dead_spools(self._directory)  # the room they take may be needed now
+        fd, stem = _lock_new_spool(self._directory)
+        self._lock = (fd, stem + _LOCK)
+        self._path = stem + _DB
+        # Private, as mkstemp makes its files: it holds the comments of the history.
+        os.close(os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600))
         # Scratch data, rebuilt from Trello if lost: no journal, no fsync.
         self._db = sqlite3.connect(self._path)
         self._db.executescript(
@@ -217,9 +319,11 @@ class ActionSpool:
             yield
         except (sqlite3.Error, OSError) as error:
             folder = self._directory or tempfile.gettempdir()
+            # The folder is named already: not again inside the OSError's file name.
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             raise SpoolError(
                 f"could not {doing} the temporary file of a long history in {folder} "
-                f"({error}); set TMPDIR to a folder with room"
+                f"({reason}); set TMPDIR to a folder with room"
             ) from error
 
     # --- life -------------------------------------------------------------------------
@@ -232,6 +336,13 @@ class ActionSpool:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path)
             self._path = None
+        if self._lock is not None:
+            # The lock goes last, once both files are gone.
+            fd, lock_path = self._lock
+            self._lock = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)
+            os.close(fd)
 
     def __enter__(self) -> ActionSpool:
         return self

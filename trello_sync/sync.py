@@ -26,6 +26,7 @@ from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
+from trello_sync.domain.replies import MARKER_PREFIX
 from trello_sync.domain.views import apply_plan, merge_plans
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
@@ -44,6 +45,9 @@ from trello_sync.window import CycleState, Window
 log = logging.getLogger(__name__)
 
 REREAD_META = "last_comment_reread:"
+# When the ledger first synced a board: a time-driven reply that came due before it is
+# never posted (a first sync must not nudge every card that was idle before it).
+FIRST_SYNC_META = "first_synced:"
 # An idle poll moves the checkpoint over already-applied actions only past this many.
 IDLE_WINDOW_LIMIT = 100
 # A window longer than this (a first sync of a long history) is planned and committed in
@@ -78,6 +82,13 @@ class BoardOutcome:
     unknown_board: bool = False
 
 
+PROBLEM_MAX = 300  # characters of a board's problem shown in one line
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= PROBLEM_MAX else text[: PROBLEM_MAX - 1] + "…"
+
+
 def _is_command(action: Action) -> bool:
     return bool(action.text and action.text.lstrip().startswith("/"))
 
@@ -109,8 +120,11 @@ class Syncer:
         self._clock = clock
         self._progress = progress
         self._mentors: frozenset[str] | None = None
+        self._member: Json | None = None
         self._table = settings.project_table()
-        self.outbox = Outbox(trello, ledger, clock, settings.reply_lease)
+        self.outbox = Outbox(
+            trello, ledger, clock, settings.reply_lease, author=self.service_member_id
+        )
         # How a long window is held and planned (small values in tests, to exercise both).
         self.chunk_size = CHUNK_SIZE
         self.spool_memory = SPOOL_MEMORY
@@ -177,6 +191,14 @@ class Syncer:
         self._lease = lease
         try:
             return self._sync_board(ref, outcome, force_reread, post, prefetched)
+        except TrelloAuthError:
+            raise  # every board would fail the same way: the whole pass stops
+        except Exception as error:
+            # Whatever one board holds, the other boards, the outbox and the nightly
+            # export go on: a bug met on this board is its problem, said in one line.
+            outcome.problem = _shortened(f"unexpected error: {type(error).__name__}: {error}")
+            log.debug("board %s: the traceback of that error", ref, exc_info=True)
+            return outcome
         finally:
             self._lease = None
             outcome.seconds = self._clock.monotonic() - started
@@ -202,9 +224,10 @@ class Syncer:
             outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
             outcome.unknown_board = True
         except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
-            outcome.problem = str(error)
+            outcome.problem = _shortened(str(error))
         if outcome.problem:
-            log.error("board %s: %s", ref, outcome.problem)
+            # Not logged here: every caller says each board's outcome in its own line (the
+            # CLI on standard output, the worker in its log), and twice reads as two.
             return outcome
         if post and outcome.board_id:
             crash_point("after_commit_before_post")
@@ -226,6 +249,11 @@ class Syncer:
         view = self._view(board_id, checkpoint, window_start)
         first = checkpoint is None
         outcome.first_sync = first
+        if first and self._first_synced(board_id) is None:
+            # Before anything is planned: the first sync's own reminders are bounded by it,
+            # and a first sync that fails, or commits only some chunks before a crash,
+            # keeps the moment of its first try when it is run again.
+            self._ledger.set_meta(FIRST_SYNC_META + board_id, format_instant(now))
         with ActionSpool(memory_limit=self.spool_memory) as spool:
             window = self._gather(board_id, checkpoint, prefetched, spool)
             outcome.fetched = len(spool)
@@ -310,7 +338,8 @@ class Syncer:
                 self._commit(board_id, Plan(checkpoint=checkpoint))
                 continue
             # The whole window's cards and commands: a chunk cannot see the later ones.
-            if not self._prepare(board_id, state, outcome, spool.card_kinds, spool.has_commands):
+            flags = (spool.has_commands, spool.has_markers)
+            if not self._prepare(board_id, state, outcome, spool.card_kinds, *flags):
                 return
             assert state.facts is not None and state.config is not None
             touched = {a.card_id for a in actions if a.card_id}
@@ -345,6 +374,7 @@ class Syncer:
         outcome: BoardOutcome,
         events: Collection[CardEvent],
         commands: bool,
+        markers: bool,
     ) -> bool:
         """The board's facts and the planner's config, asked once per cycle; False (and
         the board flagged) when the board looks wiped."""
@@ -356,7 +386,7 @@ class Syncer:
             outcome.problem = state.problem = problem
             return False
         state.facts = facts
-        state.config = self._planner_config(state.now, commands)
+        state.config = self._planner_config(state.now, commands, markers)
         return True
 
     def _plan_last(
@@ -383,7 +413,8 @@ class Syncer:
                 outcome.replies_planned += len(reminders)
             return
         commands = any(_is_command(a) for a in actions)
-        if not self._prepare(board_id, state, outcome, actions, commands):
+        markers = any(a.text is not None and MARKER_PREFIX in a.text for a in actions)
+        if not self._prepare(board_id, state, outcome, actions, commands, markers):
             return
         assert state.facts is not None and state.config is not None
         facts, config = state.facts, state.config
@@ -429,18 +460,30 @@ class Syncer:
         self._ledger.commit(board_id, plan, lease=self._lease)
 
     def _new_reminders(self, board_id: str, view: BoardView, now: datetime) -> list[Reply]:
-        """Time-driven replies not in the outbox yet (so an idle poll still writes nothing)."""
+        """Time-driven replies not in the outbox yet (so an idle poll still writes nothing).
+
+        Only those that came due within reply_history_days, and after the ledger first
+        synced the board (a board first synced by an older version has no such moment)."""
+        due_since = now - timedelta(days=self._settings.reply_history_days)
+        first_synced = self._first_synced(board_id)
+        if first_synced is not None:
+            due_since = max(due_since, first_synced)
         due = plan_reminders(
             view,
             now,
             pause_warning_days=self._settings.pause_warning_days,
             nudge_days=self._settings.nudge_days,
             tz=self._settings.zone,
+            due_since=due_since,
         )
         if not due:
             return []
         known = {reply.reply_id for reply in self._ledger.replies(board_id)}
         return [reply for reply in due if reply.reply_id not in known]
+
+    def _first_synced(self, board_id: str) -> datetime | None:
+        value = self._ledger.get_meta(FIRST_SYNC_META + board_id)
+        return parse_instant(value) if value is not None else None
 
     def _board(self, ref: str, outcome: BoardOutcome) -> tuple[str, bool, Checkpoint | None]:
         """The board's id (asked of Trello once, then kept), whether it is flagged, and its
@@ -507,14 +550,28 @@ class Syncer:
         last_month = (first_of_month - timedelta(days=1)).replace(day=1)
         return datetime.combine(last_month, datetime.min.time(), self._settings.zone)
 
+    def _me(self) -> Json:
+        """The member who owns the token, asked of Trello once per process."""
+        if self._member is None:
+            self._member = self._trello.me()
+        return self._member
+
     def mentors(self) -> frozenset[str]:
         if self._mentors is None:
             configured = self._settings.mentors
-            self._mentors = frozenset(configured or [str(self._trello.me()["username"])])
+            self._mentors = frozenset(configured or [str(self._me()["username"])])
         return self._mentors
 
-    def _planner_config(self, now: datetime, commands: bool) -> PlannerConfig:
+    def service_member_id(self) -> str:
+        """Who the service posts as: only that member's comments carry our markers."""
+        return str(self._me()["id"])
+
+    def _planner_config(self, now: datetime, commands: bool, markers: bool) -> PlannerConfig:
         reply_since = now - timedelta(days=self._settings.reply_history_days)
-        # Asking Trello who owns the token costs a request: only when a command needs it.
+        # Asking Trello who owns the token costs a request: only when a command or a
+        # marked comment needs it.
         mentors = self.mentors() if commands else frozenset()
-        return self._settings.planner_config(mentors, reply_since)
+        config = self._settings.planner_config(mentors, reply_since)
+        if markers:
+            config = replace(config, service_member_id=self.service_member_id())
+        return config

@@ -10,6 +10,12 @@ Built on `schedule`, with two fixes for a long-running service:
 Signals (after rq): the first SIGINT/SIGTERM sets the stop flag; the cycle in progress
 finishes (each board commits in one transaction) and the worker exits 0. A second one
 raises StopNow wherever the worker is: an open transaction rolls back.
+
+Exit codes: the continuous run goes on through failures (logged, /healthz says so) and
+exits 0 at a stop. A bounded run (`--once`, `--max-cycles N`) is for cron, so it says
+how it ended: 0 when its last poll cycle synced every board and no nightly export tried
+during the run is left undone, 2 when every reason is a setting to fix (boards that do
+not exist or that the token cannot see, an export folder that cannot be written), else 1.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import IO, Protocol
 
@@ -38,7 +46,9 @@ from trello_sync.nightly import (
     night_due,
     parse_export_time,
 )
+from trello_sync.preflight import export_dir_problem
 from trello_sync.settings import ConfigError, Settings
+from trello_sync.spool import remove_dead_spools
 from trello_sync.sync import BoardOutcome
 from trello_sync.trello.http import HttpStats
 from trello_sync.trello.port import TrelloAuthError
@@ -49,9 +59,41 @@ log = logging.getLogger(__name__)
 # Trello or disk hiccup at 02:00 should not cost a day of exports.
 EXPORT_RETRY_SECONDS = 600
 
+# A bounded run's exit codes, the command line's: a failure at run time (Trello, the
+# network, the ledger, a full disk), or a setting to fix (retrying cannot help).
+EXIT_OK, EXIT_FAILURE, EXIT_SETTING = 0, 1, 2
+
 
 class StopNow(BaseException):
     """A second stop signal: leave at once. A BaseException, so no job guard keeps it."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a poll cycle or a nightly export did not do all of its work."""
+
+    reason: str
+    setting: bool = False  # a setting to fix: an unknown board, an unwritable export folder
+
+
+def _boards_failure(outcomes: list[BoardOutcome], what: str) -> Failure | None:
+    failing = [o for o in outcomes if o.problem]
+    if not failing:
+        return None
+    problems = "; ".join(f"{o.name or o.ref}: {o.problem}" for o in failing)
+    return Failure(f"{what}: {problems}", setting=all(o.unknown_board for o in failing))
+
+
+def _is_setting_error(error: BaseException) -> bool:
+    """Whether an error of writing the export is the export folder's setting: a folder
+    that cannot be written, a file where the folder should be, or a folder under one."""
+    return isinstance(error, PermissionError | NotADirectoryError | FileExistsError)
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's type and message on one line (database errors run over several)."""
+    text = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class SyncPass(Protocol):
@@ -81,12 +123,18 @@ class Worker:
         self.health = health or Health(clock, settings.poll_interval)
         self._export_at = parse_export_time(settings.export_time)
         self._export_failed = False
+        # What a bounded run is judged on: the last poll cycle, and the nightly export
+        # while one tried during the run is not done.
+        self._poll_failure: Failure | None = None
+        self._export_failure: Failure | None = None
         self.cycles = 0
         self.exports: list[date] = []  # nights exported by this process
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, max_cycles: int | None = None) -> int:
-        """Poll and export until stopped, or until `max_cycles` poll cycles; returns 0."""
+        """Poll and export until stopped (returns 0), or until `max_cycles` poll cycles:
+        returns 0, or 1 or 2 when the last cycle or an export failed (see `_verdict`)."""
+        self._poll_failure = self._export_failure = None
         scheduler = ClockScheduler(self._clock)
         interval = timedelta(seconds=self._settings.poll_interval)
         scheduler.job("poll", lambda now: now + interval).do(self._guard("poll cycle", self.poll))
@@ -105,7 +153,20 @@ class Worker:
             # A SystemClock built on the stop event wakes here at the first signal.
             self._clock.sleep(max(scheduler.idle_seconds or 0.0, 0.0))
         log.info("worker stopped after %d cycle(s)", self.cycles)
-        return 0
+        if max_cycles is None:
+            return EXIT_OK  # a stop: the failures were logged as they happened
+        return self._verdict()
+
+    def _verdict(self) -> int:
+        """A bounded run's exit code, said in one line when it is not 0."""
+        failures = [f for f in (self._poll_failure, self._export_failure) if f is not None]
+        if not failures:
+            return EXIT_OK
+        # 2 only when nothing but a setting failed: anything else may heal by itself.
+        code = EXIT_SETTING if all(f.setting for f in failures) else EXIT_FAILURE
+        kind = "a setting to fix" if code == EXIT_SETTING else "a failure"
+        log.error("exit code %d, %s: %s", code, kind, "; ".join(f.reason for f in failures))
+        return code
 
     def run_once(self) -> int:
         """One poll cycle, and the nightly export if one is due (as `--once`)."""
@@ -120,7 +181,14 @@ class Worker:
             except TrelloAuthError:
                 raise  # a bad key or token will not heal by itself: exit code 2
             except Exception as error:
-                log.exception("%s failed; the worker goes on: %s", name, error)
+                # One line: a worker failing every minute (Trello down for an hour) would
+                # fill its log with the same traceback. --debug shows it.
+                log.error(
+                    "%s failed; the worker goes on: %s",
+                    name,
+                    _one_line(error),
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
 
         return guarded
 
@@ -135,7 +203,9 @@ class Worker:
         except Exception as error:
             self.metrics.cycles.labels(result="error").inc()
             self.health.cycle_done(False, f"cycle {cycle} failed: {error}")
+            self._poll_failure = Failure(f"cycle {cycle} failed: {_one_line(error)}")
             raise
+        self._poll_failure = _boards_failure(outcomes, f"cycle {cycle}")
         self.metrics.observe(figures, self._clock.now().timestamp())
         problems = [f"{o.name or o.ref}: {o.problem}" for o in outcomes if o.problem]
         self.health.cycle_done(figures.ok, "; ".join(problems))
@@ -193,6 +263,7 @@ class Worker:
             applied=sum(o.applied for o in outcomes),
             entries=sum(o.entries for o in outcomes),
             replies_posted=sum(o.outbox.posted for o in outcomes),
+            replies_given_up=sum(o.outbox.given_up for o in outcomes),
             board_problems=sum(1 for o in outcomes if o.problem),
             requests_by_status=by_status,
             rate_limited=rate_limited,
@@ -206,16 +277,30 @@ class Worker:
         return next_export_after(now, self._export_at, self._settings.zone)
 
     def _export_job(self) -> None:
-        self._export_failed = True  # until it succeeds
+        self._export_failed = True  # until a night is recorded, or none is due
         try:
             self.export_if_due()
-        except Exception:
+        except Exception as error:
             self.metrics.exports.labels(result="error").inc()
+            if self._export_failure is None:  # not from the re-read or the files
+                self._export_failure = Failure(f"nightly export failed: {_one_line(error)}")
             raise
+        if self._export_failure is not None:  # written, not recorded: tried again soon
+            self.metrics.exports.labels(result="error").inc()
+            return
         self._export_failed = False
 
     def export_if_due(self) -> date | None:
-        """Export the latest night unless the ledger says it is done; returns the night."""
+        """Export the latest night unless the ledger says it is done; returns the night
+        recorded as exported.
+
+        A night counts only when the re-read before it synced every board and the files
+        were written. When the re-read fails, the files are written all the same (the
+        books as they stand are better than none) but the night is not recorded, so
+        the next try (EXPORT_RETRY_SECONDS later, or the next start) does it again;
+        `_export_failure` says why, and None is returned.
+        """
+        self._export_failure = None
         now = self._clock.now()
         last = self._ledger.get_meta(LAST_EXPORT_META)
         night = night_due(now, self._export_at, self._settings.zone, last)
@@ -223,9 +308,37 @@ class Worker:
             return None
         started = self._clock.monotonic()
         # Edits and deletions of comments are always looked for before an export.
-        _, figures = self._sync(force_reread=True)
+        try:
+            outcomes, figures = self._sync(force_reread=True)
+        except Exception as error:
+            self._export_failure = Failure(f"the re-read before the export: {_one_line(error)}")
+            raise
         self.metrics.observe(figures, now.timestamp(), cycle=False)
-        paths = export_ledger(self._ledger.entries(), self._settings.export_dir)
+        reread = _boards_failure(outcomes, "the re-read before the export")
+        try:
+            paths = export_ledger(self._ledger.entries(), self._settings.export_dir)
+        except Exception as error:
+            failed = Failure(
+                f"nightly export failed: {_one_line(error)}", setting=_is_setting_error(error)
+            )
+            both = [f for f in (reread, failed) if f is not None]
+            self._export_failure = Failure(
+                "; ".join(f.reason for f in both), setting=all(f.setting for f in both)
+            )
+            raise
+        if reread is not None:
+            self._export_failure = reread
+            log.warning(
+                "nightly export for %s: %d file(s) written in %s, but not recorded as done "
+                "(%s): it is done again in %d s, or at the next start",
+                night.isoformat(),
+                len(paths),
+                self._settings.export_dir,
+                reread.reason,
+                EXPORT_RETRY_SECONDS,
+                extra={"fields": self._export_fields(night, paths, False, reread.reason)},
+            )
+            return None
         self._ledger.set_meta(LAST_EXPORT_META, night.isoformat())
         self.exports.append(night)
         self.metrics.exports.labels(result="ok").inc()
@@ -235,16 +348,24 @@ class Worker:
             len(paths),
             self._settings.export_dir,
             self._clock.monotonic() - started,
-            extra={
-                "fields": {
-                    "event": "export",
-                    "night": night.isoformat(),
-                    "files": [p.name for p in paths],
-                    "folder": str(self._settings.export_dir),
-                }
-            },
+            extra={"fields": self._export_fields(night, paths, True)},
         )
         return night
+
+    def _export_fields(
+        self, night: date, paths: list[Path], recorded: bool, problem: str | None = None
+    ) -> dict[str, object]:
+        """The JSON log's `export` event: `recorded` says whether the night now counts."""
+        fields: dict[str, object] = {
+            "event": "export",
+            "night": night.isoformat(),
+            "files": [p.name for p in paths],
+            "folder": str(self._settings.export_dir),
+            "recorded": recorded,
+        }
+        if problem is not None:
+            fields["problem"] = problem
+        return fields
 
 
 def _log_board(outcome: BoardOutcome) -> None:
@@ -304,6 +425,13 @@ def run_worker(
     clock = SystemClock(stop)  # every wait (between cycles, HTTP back-off) ends at a signal
     restore = install_signal_handlers(stop)
     try:
+        # The temporary files of first syncs that a kill -9 cut short; live ones stay.
+        # A folder the nightly export cannot write is a setting to fix: said at start,
+        # exit code 2 (systemd leaves it stopped), not discovered at 02:00.
+        problem = export_dir_problem(settings.export_dir)
+        if problem is not None:
+            raise ConfigError(problem)
+        remove_dead_spools()
         owner = new_owner_id()
         with open_app(settings, clock, owner=owner) as app, ExitStack() as stack:
             if app.claims is not None:

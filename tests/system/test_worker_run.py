@@ -239,6 +239,41 @@ def test_a_bad_token_is_one_line_and_exit_code_2(board: BoardEnv) -> None:
     assert "Traceback" not in result.stderr and "not-a-real-token-123456" not in result.stderr
 
 
+def test_once_says_in_its_exit_code_whether_it_did_its_work(board: BoardEnv) -> None:
+    """For cron: 2 for a setting to fix, 1 for a failure at run time, 0 when all done."""
+    three_students(board)
+    blocked = board.folder / "blocked"
+    blocked.write_text("a file where the export folder should be")
+    # An export folder the worker cannot write is said at start, before anything is done
+    # (a folder that breaks later, at 02:00, is judged by the cycle: see test_worker.py).
+    unwritable = board.cli("run", "--once", env={"TRELLO_SYNC_EXPORT_DIR": str(blocked)})
+    assert unwritable.returncode == 2, unwritable.stderr
+    (line,) = unwritable.stderr.strip().splitlines()
+    assert line.startswith("trello-sync: error: TRELLO_SYNC_EXPORT_DIR: cannot write to")
+    assert not board.ledger_created()
+
+    done = board.cli("run", "--once")  # the night was never recorded: this run does it
+    assert done.returncode == 0, done.stderr
+    assert (board.folder / "exports" / "ledger.csv").is_file()
+
+    unknown = board.cli("run", "--once", env={"TRELLO_SYNC_BOARDS": "NoSuchBd"})
+    assert unknown.returncode == 2, unknown.stderr
+    assert "board 'NoSuchBd' was not found" in unknown.stderr.strip().splitlines()[-1]
+
+    both = {"TRELLO_SYNC_BOARDS": f"{board.board_id},NoSuchBd", "TRELLO_SYNC_POLL_INTERVAL": "5"}
+    cycles = board.cli("run", "--max-cycles", "2", env=both)
+    assert cycles.returncode == 2, cycles.stderr  # judged on the last of the two cycles
+    assert "cycle 2: 2 board(s), 1 with a problem" in cycles.stderr
+
+    # Trello answers without the board's lists and cards: nothing recorded, exit 1.
+    board.comment("Lea", "/session 1h", days_ago=0.1)
+    board.server.faults.add(Fault(kind="empty", times=5, path_contains=board.board_id))
+    failed = board.cli("run", "--once")
+    assert failed.returncode == 1, failed.stderr
+    assert "exit code 1, a failure: cycle 1:" in failed.stderr.strip().splitlines()[-1]
+    assert count(board, "entries") == 3
+
+
 def test_bad_worker_options_are_usage_errors(board: BoardEnv) -> None:
     bad = board.cli("run", "--max-cycles", "0")
     assert bad.returncode == 2 and "--max-cycles must be at least 1" in bad.stderr

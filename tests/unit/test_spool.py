@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import random
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from trello_sync.domain.actions import Action, ActionKind, action_order
-from trello_sync.spool import ActionSpool, CardKind, SpoolError
+from trello_sync.spool import ActionSpool, CardKind, SpoolError, remove_dead_spools
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -116,5 +119,83 @@ def test_a_folder_it_cannot_write_is_one_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "gone"
     with ActionSpool(memory_limit=1, directory=str(missing)) as spool:
         spool.add([make(0)])
-        with pytest.raises(SpoolError, match=r"could not create the temporary file .* TMPDIR"):
+        with pytest.raises(SpoolError, match=r"could not create the temporary file .* TMPDIR") as e:
             spool.add([make(1), make(2)])
+    assert "(No such file or directory)" in str(e.value)
+    assert str(e.value).count(str(missing)) == 1  # short enough to be read whole
+
+
+# --- the files of dead processes -----------------------------------------------------------
+def lock_is_free(path: Path) -> bool:
+    with open(path) as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def test_a_spool_on_disk_holds_the_lock_beside_its_file_until_closed(tmp_path: Path) -> None:
+    with ActionSpool(memory_limit=0, directory=str(tmp_path)) as spool:
+        spool.add([make(0), make(1)])
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert len(names) == 2
+        db, lock = names
+        stem = db.removesuffix(".db")
+        assert stem.startswith(f"trello-sync-spool-{os.getpid()}-")
+        assert lock == f"{stem}.lock"
+        assert not lock_is_free(tmp_path / lock)  # even from another open file of ours
+        assert remove_dead_spools(str(tmp_path)) == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == names
+        assert len(read_all(spool, 10)) == 2  # SQLite's own locking untouched
+    assert os.listdir(tmp_path) == []
+
+
+def leftovers(folder: Path) -> None:
+    """What dead processes left, named with a live PID (ours): the name decides nothing."""
+    stem = f"trello-sync-spool-{os.getpid()}-"
+    (folder / f"{stem}both.db").write_bytes(b"x" * 1000)
+    (folder / f"{stem}both.lock").write_bytes(b"")
+    (folder / f"{stem}nolock.db").write_bytes(b"x")  # its lock file deleted by hand
+    (folder / f"{stem}nodb.lock").write_bytes(b"")  # died before creating its database
+
+
+def test_the_files_whose_lock_nobody_holds_are_removed(tmp_path: Path) -> None:
+    leftovers(tmp_path)
+    others = ["notes.db", "trello-sync-spool-readme.txt", "trello-sync.db"]
+    for name in others:
+        (tmp_path / name).write_text("not a spool")
+    assert remove_dead_spools(str(tmp_path)) == 2  # two databases (and three lock files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
+    assert remove_dead_spools(str(tmp_path)) == 0
+
+
+def test_a_new_spool_on_disk_first_removes_the_dead_ones(tmp_path: Path) -> None:
+    leftovers(tmp_path)
+    with ActionSpool(memory_limit=0, directory=str(tmp_path)) as spool:
+        spool.add([make(0)])
+        assert len(os.listdir(tmp_path)) == 2  # its own two files only
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_temp_folder_missing_or_unreadable_is_nothing_to_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trello_sync.spool")
+    missing = tmp_path / "gone"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert remove_dead_spools(str(missing)) == 0
+    assert remove_dead_spools(str(a_file)) == 0
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))  # TMPDIR, as Python settled it
+    assert remove_dead_spools() == 0
+    monkeypatch.undo()
+
+    # Unreadable: root reads through a mode 000 folder, so the refusal is simulated.
+    def refuse(path: str) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    assert remove_dead_spools(str(tmp_path)) == 0
+    said = [r for r in caplog.records if r.name == "trello_sync.spool"]
+    assert len(said) == 4 and {r.levelno for r in said} == {logging.DEBUG}

@@ -4,6 +4,7 @@ deterministic; a crash while writing leaves no partial file), signals, logs and 
 
 from __future__ import annotations
 
+import errno
 import io
 import itertools
 import json
@@ -45,18 +46,21 @@ def utc(*args: int) -> datetime:
 
 
 class Recording:
-    """The real Syncer, with each call's time noted; `hooks[n]` runs before call n."""
+    """The real Syncer, with each call's time noted; `hooks[n]` runs before call n, and
+    when it returns outcomes, call n answers those instead of syncing."""
 
     def __init__(self, inner: Syncer, clock: FakeClock) -> None:
         self.inner, self.clock = inner, clock
         self.calls: list[tuple[datetime, bool]] = []
-        self.hooks: dict[int, Callable[[], None]] = {}
+        self.hooks: dict[int, Callable[[], list[BoardOutcome] | None]] = {}
 
     def sync_all(self, *, force_reread: bool = False, post: bool = True) -> list[BoardOutcome]:
         self.calls.append((self.clock.now(), force_reread))
         hook = self.hooks.get(len(self.calls))
         if hook is not None:
-            hook()
+            answer = hook()
+            if answer is not None:
+                return answer
         return self.inner.sync_all(force_reread=force_reread, post=post)
 
     @property
@@ -139,6 +143,27 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def also_sync(world: World, *refs: str) -> None:
+    """The same world, with more boards in TRELLO_SYNC_BOARDS."""
+    world.settings = world.settings.model_copy(update={"boards": [*world.settings.boards, *refs]})
+    trello = FakeTrello(world.state, world.token)
+    world.syncer.inner = Syncer(world.settings, trello, world.ledger, world.clock)
+
+
+def unknown(ref: str = "NoSuchBd") -> BoardOutcome:
+    problem = f"board {ref!r} was not found, or this token cannot see it"
+    return BoardOutcome(ref, problem=problem, unknown_board=True)
+
+
+def unavailable(name: str = "Mentoring") -> BoardOutcome:
+    problem = "Trello unavailable: GET /boards/b1/actions failed 6 times"
+    return BoardOutcome("b1", name=name, problem=problem)
+
+
+def explode() -> None:
+    raise RuntimeError("disk on fire")
+
+
 # --- the nightly export -------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("start", "expected"),
@@ -213,18 +238,62 @@ def test_a_failed_export_is_tried_again_soon_and_recorded_once(
     assert _sample(worker.metrics, "trello_sync_exports_total", result="error") == 1
 
 
+def test_a_night_whose_reread_failed_is_written_not_recorded_and_done_again(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Calls: 1 the first poll, 2 the night's re-read (Trello down), 3 the retry.
+    world.syncer.hooks[2] = lambda: [unavailable()]
+    before_retry: list[object] = []
+
+    def look() -> None:
+        before_retry.extend(
+            [(world.exports / "ledger.csv").is_file(), world.ledger.get_meta(LAST_EXPORT_META)]
+        )
+
+    world.syncer.hooks[3] = look
+    worker = world.worker()
+    assert worker.run(max_cycles=2) == 0  # the retry did the night before the run ended
+    assert before_retry == [True, None]  # the books as they stood, and the night not done
+    start = utc(2026, 3, 27, 12)
+    assert world.syncer.exports == [start, start + timedelta(seconds=EXPORT_RETRY_SECONDS)]
+    assert worker.exports == [date(2026, 3, 27)]
+    assert world.ledger.get_meta(LAST_EXPORT_META) == "2026-03-27"
+    assert _sample(worker.metrics, "trello_sync_exports_total", result="error") == 1
+    assert _sample(worker.metrics, "trello_sync_exports_total", result="ok") == 1
+    said = [r for r in caplog.records if "not recorded as done" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING]
+    assert "Trello unavailable" in said[0].getMessage()
+    assert "nightly export failed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("reread", "code"), [(unavailable, 1), (unknown, 2)], ids=["trello-down", "unknown-board"]
+)
+def test_once_after_a_failed_reread_fails_and_the_next_start_does_the_night(
+    world: World, reread: Callable[[], BoardOutcome], code: int
+) -> None:
+    world.syncer.hooks[2] = lambda: [reread()]
+    assert world.worker().run_once() == code
+    assert (world.exports / "ledger.csv").is_file()
+    assert world.ledger.get_meta(LAST_EXPORT_META) is None
+
+    world.clock.advance(120)  # cron, a while later: Trello is back
+    again = world.worker()
+    assert again.run_once() == 0
+    assert again.exports == [date(2026, 3, 27)]
+    assert world.ledger.get_meta(LAST_EXPORT_META) == "2026-03-27"
+    assert len(world.syncer.exports) == 2
+
+
 # --- the loop -----------------------------------------------------------------------------
 def test_the_loop_survives_a_job_that_raises(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode() -> None:
-        raise RuntimeError("disk on fire")
-
     world.syncer.hooks[1] = explode
     worker = world.worker()
     assert worker.run(max_cycles=3) == 0
     assert worker.cycles == 3
-    assert "poll cycle failed; the worker goes on: disk on fire" in caplog.text
+    assert "poll cycle failed; the worker goes on: RuntimeError: disk on fire" in caplog.text
     assert len(list(world.ledger.entries())) == 4  # the next cycles synced the board
     assert _sample(worker.metrics, "trello_sync_cycles_total", result="error") == 1
     assert _sample(worker.metrics, "trello_sync_cycles_total", result="ok") == 2
@@ -237,6 +306,112 @@ def test_max_cycles_ends_the_loop_without_waiting(world: World) -> None:
     start = utc(2026, 3, 27, 12)
     assert world.syncer.polls == [start + timedelta(hours=h) for h in range(4)]
     assert world.clock.now() == start + timedelta(hours=3)  # slept on the fake clock only
+
+
+# --- a bounded run's exit code: for cron ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        ([BoardOutcome("b1", name="Mentoring")], 0),
+        ([], 0),  # every board held by another worker: nothing failed
+        ([unknown("NoSuchBd"), unknown("NoSuchB2")], 2),
+        ([unknown()], 2),
+        ([unavailable()], 1),
+        ([unknown(), unavailable()], 1),  # one reason may heal by itself
+    ],
+    ids=["synced", "no-board", "two-unknown", "unknown", "trello-down", "unknown-and-down"],
+)
+def test_once_exits_non_zero_when_a_board_did_not_sync(
+    world: World, answer: list[BoardOutcome], code: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")  # no export due
+    world.syncer.hooks[1] = lambda: answer
+    assert world.worker().run_once() == code
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("exit code")]
+    if code:
+        assert len(said) == 1 and said[0].startswith(f"exit code {code}")
+        assert all(o.problem in said[0] for o in answer if o.problem)
+    else:
+        assert said == []
+
+
+def test_once_exits_2_on_a_board_that_does_not_exist_and_syncs_the_others(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    also_sync(world, "NoSuchBd")
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")
+    assert world.worker().run_once() == 2
+    assert len(list(world.ledger.entries())) == 4  # the real board synced
+    assert "exit code 2, a setting to fix: cycle 1: NoSuchBd: board 'NoSuchBd'" in caplog.text
+
+
+def test_once_exits_1_when_the_cycle_raises(world: World) -> None:
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")
+    world.syncer.hooks[1] = explode
+    assert world.worker().run_once() == 1
+
+
+@pytest.mark.parametrize(
+    ("breakage", "code"),
+    [("a file", 2), ("under a file", 2), ("permission", 2), ("disk full", 1)],
+)
+def test_once_exits_non_zero_when_the_export_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, breakage: str, code: int
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    if breakage == "a file":  # FileExistsError
+        world.settings = world.settings.model_copy(update={"export_dir": blocker})
+    elif breakage == "under a file":  # NotADirectoryError
+        world.settings = world.settings.model_copy(update={"export_dir": blocker / "exports"})
+    else:  # root writes through a mode 0555 folder: the refusal is simulated
+
+        def refuse(entries: object, out_dir: Path) -> list[Path]:
+            if breakage == "permission":
+                raise PermissionError(errno.EACCES, "Permission denied", str(out_dir))
+            raise OSError(errno.ENOSPC, "No space left on device", str(out_dir))
+
+        monkeypatch.setattr("trello_sync.worker.export_ledger", refuse)
+    worker = world.worker()
+    assert worker.run_once() == code
+    assert worker.exports == [] and world.ledger.get_meta(LAST_EXPORT_META) is None
+    assert len(list(world.ledger.entries())) == 4  # the cycle itself synced
+    assert _sample(worker.metrics, "trello_sync_exports_total", result="error") == 1
+
+
+@pytest.mark.parametrize(("answer", "code"), [(unknown, 2), (unavailable, 1)])
+def test_a_setting_and_a_failure_together_exit_1_settings_alone_2(
+    world: World, tmp_path: Path, answer: Callable[[], BoardOutcome], code: int
+) -> None:
+    world.exports.parent.mkdir(parents=True, exist_ok=True)
+    world.exports.write_text("a file where the export folder should be")
+    world.syncer.hooks[1] = lambda: [answer()]
+    assert world.worker().run_once() == code
+
+
+def test_max_cycles_is_judged_on_its_last_cycle(world: World) -> None:
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")
+    world.syncer.hooks[1] = lambda: [unavailable()]
+    assert world.worker().run(max_cycles=2) == 0  # Trello came back for the second cycle
+    world.syncer.hooks[4] = lambda: [unavailable()]
+    assert world.worker().run(max_cycles=2) == 1  # calls 3 and 4: the last one failed
+
+
+def test_the_continuous_run_goes_on_through_failures_and_exits_0_at_a_stop(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")
+    worker = world.worker()
+
+    def fail_then_stop() -> list[BoardOutcome]:
+        worker.stop.set()  # as a SIGTERM would, mid-cycle
+        return [unavailable()]
+
+    world.syncer.hooks.update({1: lambda: [unknown()], 2: explode, 3: fail_then_stop})
+    assert worker.run() == 0
+    assert worker.cycles == 3
+    assert _sample(worker.metrics, "trello_sync_cycles_total", result="error") == 1
+    assert "exit code" not in caplog.text
 
 
 def test_a_bad_token_stops_the_worker(world: World) -> None:
@@ -408,6 +583,47 @@ def test_one_log_line_per_cycle_and_per_board(world: World, root_logging: None) 
     assert cycles[0]["message"].startswith("cycle 1: 1 board(s), 0 with a problem")
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize("json_format", [False, True], ids=["text", "json"])
+def test_a_failed_job_is_one_line_with_a_traceback_only_with_debug(
+    world: World, root_logging: None, json_format: bool, debug: bool
+) -> None:
+    token = "tok-3f9a1c77e0b2d5"
+    out = io.StringIO()
+    setup_logging([token], debug=debug, json_format=json_format, stream=out)
+
+    def explode_with_the_token() -> None:
+        raise RuntimeError(f"disk on fire\nnear {token}")
+
+    world.syncer.hooks[1] = explode_with_the_token
+    world.exports.parent.mkdir(parents=True, exist_ok=True)
+    world.exports.write_text("a file where the export folder should be")
+    code = world.worker().run_once()
+
+    text = out.getvalue()
+    assert token not in text
+    assert ("Traceback (most recent call last)" in text) == debug
+    if json_format:
+        records = [json.loads(line) for line in text.splitlines()]
+        messages = [r["message"] for r in records]
+        assert not any("exception" in r for r in records)  # folded into the message
+    else:
+        messages = text.splitlines()
+    poll = [m for m in messages if "poll cycle failed; the worker goes on" in m]
+    export = [m for m in messages if "nightly export failed; the worker goes on" in m]
+    assert len(poll) == 1 and len(export) == 1
+    first_line = poll[0].split("\n")[0]
+    assert first_line.endswith(
+        "poll cycle failed; the worker goes on: RuntimeError: disk on fire near [redacted]"
+    )
+    assert "FileExistsError: [Errno 17]" in export[0]
+    if not debug:
+        assert "\n" not in poll[0] + export[0]
+    elif json_format:  # the traceback, redacted, with its line
+        assert "Traceback" in poll[0] and "Traceback" in export[0]
+    assert code == 1  # the poll failed at run time (the export folder alone would be 2)
+
+
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:
@@ -449,3 +665,40 @@ def test_health_says_why_a_cycle_failed() -> None:
     assert health.check()[1].endswith("last cycle: Mentoring: Trello unavailable")
     health.cycle_done(True)
     assert health.check() == (True, "ok")
+
+
+def test_replies_given_up_are_counted_in_the_metrics(world: World) -> None:
+    from trello_sync.outbox import OutboxResult
+
+    world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")  # no export due: one poll only
+    given_up = BoardOutcome("b1", board_id="b1", outbox=OutboxResult(refused=1, card_gone=2))
+    world.syncer.hooks[1] = lambda: [given_up]
+    worker = world.worker()
+    worker.run(max_cycles=1)
+    assert "trello_sync_replies_given_up_total 3.0" in worker.metrics.text().decode()
+
+
+def test_a_bug_met_on_one_board_is_its_problem_and_the_others_sync(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever one board holds, an unexpected error there stops only that board."""
+    start = world.clock.now() - timedelta(days=5)
+    second = str(world.state.create_board(MENTOR, "Second", at=start)["id"])
+    active = world.state.create_list(MENTOR, second, "Active", at=start)
+    card = world.state.create_card(MENTOR, active["id"], "Ana", at=start)
+    world.state.comment(MENTOR, card["id"], "/session", at=start + timedelta(days=1))
+    also_sync(world, second)
+    syncer = world.syncer.inner
+    real_facts = Syncer._facts
+
+    def breaks_on_the_second(self, board_id, view, actions):  # type: ignore[no-untyped-def]
+        if board_id == second:
+            raise KeyError("a bug " + "x" * 1000)
+        return real_facts(self, board_id, view, actions)
+
+    monkeypatch.setattr(Syncer, "_facts", breaks_on_the_second)
+    first, broken = syncer.sync_all()
+    assert first.problem is None and first.entries == 4
+    assert broken.problem is not None and broken.problem.startswith("unexpected error: KeyError")
+    assert len(broken.problem) <= 300 and "\n" not in broken.problem
+    assert {e.board_id for e in world.ledger.entries()} == {first.board_id}
