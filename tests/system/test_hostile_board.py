@@ -220,8 +220,12 @@ def run(backend: str, folder: Path, with_hostile: bool) -> Iterator[Run]:
             yield Run(world, sync, again, export, folder, requests_again)
 
 
-@pytest.fixture(params=BACKENDS)
-def runs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Run, Run]]:
+# Once per backend for the whole module: the tests below only read what the runs did.
+@pytest.fixture(scope="module", params=BACKENDS)
+def runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Run, Run]]:
+    tmp_path = tmp_path_factory.mktemp("hostile")
     for plain in run(request.param, tmp_path / "plain", with_hostile=False):
         for hostile in run(request.param, tmp_path / "hostile", with_hostile=True):
             yield plain, hostile
