@@ -1,1 +1,1 @@
-"""Performance benchmarks for trello-sync (issue 6): `python -m benchmarks.run`."""
+"""Performance benchmarks for trello-sync: `python -m benchmarks.run`."""

@@ -1,4 +1,4 @@
-"""RELIABILITY tests 1, 2, 3, 4 and 6: the real CLI in a subprocess, killed at a named
+"""Crashes and restarts: the real CLI in a subprocess, killed at a named
 crash point with `os._exit(137)` (no cleanup, like a SIGKILL), then started again; the
 sandbox over real HTTP; the ledger on each backend.
 
@@ -349,7 +349,7 @@ def test_4_an_answer_that_comes_after_the_read_timeout_gives_one_comment(
 def test_the_one_limit_a_comment_shown_later_than_the_lease_is_posted_twice(
     board: BoardEnv,
 ) -> None:
-    """The documented limit of promise 2 (README, docs/guarantees.md): if Trello shows a
+    """The one documented limit of "every reply is posted once" (README): if Trello shows a
     comment whose answer was lost only after the reply lease, the marker check cannot
     see it, and the reply is posted a second time."""
     one_session(board)

@@ -1,4 +1,4 @@
-"""RELIABILITY test 7: the seeded simulation.
+"""The seeded simulation: faulty runs end exactly as a fault-free one.
 
 Each seed decides a board's history, the page size, the faults and the crash points; the
 faulty run must end exactly where the fault-free replay ends (see runner.py). A failure

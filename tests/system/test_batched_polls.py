@@ -1,4 +1,5 @@
-"""Many boards: idle polls go ten boards to a /1/batch request (issue 6's rate-limit goal),
+"""Many boards: idle polls go ten boards to a /1/batch request (so that 1,000 boards fit
+Trello's rate limit),
 and what the batch shows is applied exactly as a board's own poll would."""
 
 from __future__ import annotations

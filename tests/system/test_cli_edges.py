@@ -1,5 +1,5 @@
 """Bad input gets one clear line and changes nothing; secrets never leak; the demo,
-the sandbox command and exports behave (RELIABILITY 4, 5, 10; exports in 13)."""
+the sandbox command and exports behave (byte-identical, atomic)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RELIABILITY test 9 (and the 401 half of 10): HttpTrello against the sandbox's faults.
+"""Trello's hiccups, and a bad key or token: HttpTrello against the sandbox's faults.
 
 The HTTP is real (loopback sockets, a SandboxServer in a background thread, its fault
 switches); only the client's sleeps go to a FakeClock, so a 30 s back-off costs nothing.

@@ -1,4 +1,4 @@
-"""RELIABILITY test 8: paging edges, through HttpTrello over real HTTP against the sandbox.
+"""Paging edges, through HttpTrello over real HTTP against the sandbox.
 
 Every action must come back exactly once, oldest first by (date, id), and no page may be
 fetched twice: the request count comes from the sandbox's own request log.

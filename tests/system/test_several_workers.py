@@ -1,4 +1,4 @@
-"""Several workers on one ledger (RELIABILITY 11), and moving a ledger between databases.
+"""Several workers on one ledger (one killed with SIGKILL), and moving a ledger between databases.
 
 Real worker processes against the sandbox over HTTP, on each ledger backend (with
 TRELLO_SYNC_TEST_DATABASE_URL set, PostgreSQL too). The two workers act as two Trello

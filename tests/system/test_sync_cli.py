@@ -129,7 +129,7 @@ def test_a_killed_sync_posts_no_reply_twice_and_records_no_action_twice(
 
 
 def test_polling_the_same_actions_again_changes_nothing(board: BoardEnv):
-    """RELIABILITY 5: checkpoint rewound, a rate changed meanwhile → no new row, no POST."""
+    """A re-read is harmless: checkpoint rewound, a rate changed meanwhile → no new row, no POST."""
     handbook_board(board)
     assert board.cli("sync").returncode == 0
     # Rewind to the very first action of the board: every action comes back again.
@@ -159,7 +159,8 @@ def test_polling_the_same_actions_again_changes_nothing(board: BoardEnv):
 
 
 def test_edits_and_deletions_of_command_comments(board: BoardEnv):
-    """RELIABILITY 14: an edit → one reversal + one new entry; a deletion → one reversal."""
+    """Corrections are reversals: an edit → one reversal + one new entry; a deletion →
+    one reversal."""
     board.extra_env["TRELLO_SYNC_REREAD_INTERVAL"] = "0"
     board.student("Lea", project="Learn how to learn")
     board.student("Noe", project="Enhance an existing project")
@@ -192,7 +193,7 @@ def test_edits_and_deletions_of_command_comments(board: BoardEnv):
 
 
 def test_a_board_that_suddenly_shows_nothing_records_nothing(board: BoardEnv):
-    """RELIABILITY 15: lost access is not a hand-off."""
+    """The emptiness guard: lost access is not a hand-off."""
     handbook_board(board)
     assert board.cli("sync").returncode == 0
     before = board.dump()

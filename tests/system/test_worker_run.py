@@ -1,6 +1,6 @@
 """`trello-sync run` end to end: the worker in a subprocess, the sandbox over real HTTP, a
 ledger on each backend. The board changes while the worker runs; signals arrive mid-cycle
-(RELIABILITY promise 6, test 12); /healthz and /metrics answer over HTTP."""
+(a first one finishes the cycle, a second stops at once); /healthz and /metrics answer over HTTP."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The outbox over the in-memory Trello and a real SQLite ledger: the lease and the
-marker check decide every second attempt (RELIABILITY promise 2)."""
+marker check decide every second attempt, so that every reply is posted once."""
 
 from __future__ import annotations
 

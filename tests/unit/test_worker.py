@@ -1,6 +1,6 @@
 """The worker's loop with a FakeClock: the real Syncer over the in-memory Trello and a real
-SQLite ledger, days of schedule driven without waiting. Also RELIABILITY 13 (exports are
-deterministic; a crash while writing leaves no partial file), signals, logs and health."""
+SQLite ledger, days of schedule driven without waiting. Also the exports' promises
+(deterministic; a crash while writing leaves no partial file), signals, logs and health."""
 
 from __future__ import annotations
 
@@ -458,7 +458,7 @@ def test_the_sleep_between_cycles_ends_at_the_first_signal(world: World) -> None
     assert worker.cycles == 1  # then it slept (poll interval: an hour) until the stop
 
 
-# --- RELIABILITY 13: exports ----------------------------------------------------------------
+# --- exports: the same ledger, the same bytes; never a partial file ---------------------
 def test_the_same_ledger_exported_twice_gives_the_same_bytes(world: World, tmp_path: Path) -> None:
     world.ledger.set_meta(LAST_EXPORT_META, "2026-03-27")
     worker = world.worker()

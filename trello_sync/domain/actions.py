@@ -1,4 +1,6 @@
-"""Trello actions, normalised into what the planner needs (TRELLO.md "Action shapes")."""
+"""Trello actions, normalised into what the planner needs, from the shapes Trello's feed
+really gives (a list move has listBefore/listAfter and no `data.list`; a deleted card's
+actions vanish, its `deleteCard` names no card name; an edited comment keeps its id)."""
 
 from __future__ import annotations
 

@@ -86,7 +86,8 @@ class SqlLedger:
         self._clock = clock
         # A crash point for tests: called inside commit(), after the entries are written
         # and before the checkpoint is. Replace it to raise or to os._exit().
-        # A named crash point (RELIABILITY 3): tests kill the process inside the commit.
+        # A named crash point: the crash tests kill the process inside the commit, and the
+        # transaction must leave nothing behind.
         self._on_mid_commit: Callable[[], None] = partial(crash_point, "mid_commit")
 
     @property

@@ -2,7 +2,7 @@
 
 Every mutation takes the acting member (id or username) and an optional `at` (default:
 the state's clock), so a backdated history can be built, and records Trello's actions in
-their real shapes (see /work/shared/TRELLO.md): a list move has listBefore/listAfter and
+their real shapes, as Trello's own feed shows them: a list move has listBefore/listAfter and
 no `data.list`; editing a comment changes that action in place; deleting a card erases
 its earlier actions from every feed; label changes leave no action in the feed.
 """
