@@ -17,11 +17,10 @@ from trello_sync import __version__
 from trello_sync.app import App, open_app
 from trello_sync.claims import new_owner_id
 from trello_sync.clock import SystemClock
+from trello_sync.exits import EXIT_FAILURE, EXIT_USAGE
 from trello_sync.ledger.store import LedgerError
 from trello_sync.settings import ConfigError, Settings, load_settings
 from trello_sync.trello.port import TrelloAuthError, TrelloError
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("trello_sync.cli")
 

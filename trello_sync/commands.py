@@ -26,12 +26,12 @@ from trello_sync.ledger.schema import LATEST_VERSION
 from trello_sync.ledger.store import LedgerError
 from trello_sync.preflight import export_dir_problem
 from trello_sync.report_view import render_report
-from trello_sync.settings import ConfigError, Settings
-from trello_sync.sync import BoardOutcome
+from trello_sync.settings import ConfigError, Settings, env_name
+from trello_sync.sync import BoardOutcome, board_not_found
 from trello_sync.trello.client import HttpTrello
 from trello_sync.trello.port import PageProgress, TrelloAuthError, TrelloError, TrelloNotFound
 
-BOARDS_SETTING = "TRELLO_SYNC_BOARDS"
+BOARDS_SETTING = env_name("boards")
 
 
 def progress_factory(console: Console) -> Callable[[str], tuple[PageProgress, Callable[[], None]]]:
@@ -238,9 +238,7 @@ def _check_trello(
             members = trello.board_members(str(board["id"])) if mentors else []
         except (TrelloNotFound, TrelloAuthError):
             # The token works (me() above): a 401 here is about this board, not the token.
-            problems.append(
-                f"{BOARDS_SETTING}: board {ref!r} was not found, or this token cannot see it"
-            )
+            problems.append(f"{BOARDS_SETTING}: {board_not_found(ref)}")
             continue
         name = board.get("name") or ref
         board_problems, board_notes = list_mapping(snapshot.lists, settings.stage_map())

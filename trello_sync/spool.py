@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from trello_sync.domain.actions import Action, ActionKind, action_order
-from trello_sync.domain.replies import MARKER_PREFIX
+from trello_sync.domain.replies import carries_marker
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class ActionSpool:
                 self.card_kinds.add(CardKind(action.card_id, action.kind))
             if action.text is not None and action.text.lstrip()[:1] == "/":
                 self.has_commands = True
-            if action.text is not None and MARKER_PREFIX in action.text:
+            if carries_marker(action.text):
                 self.has_markers = True
             if replace or action.id not in batch:
                 batch[action.id] = action

@@ -26,7 +26,7 @@ from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_
 from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
-from trello_sync.domain.replies import MARKER_PREFIX
+from trello_sync.domain.replies import carries_marker
 from trello_sync.domain.views import apply_plan, merge_plans
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
@@ -80,6 +80,10 @@ class BoardOutcome:
     # The board itself could not be found (a wrong TRELLO_SYNC_BOARDS entry, or a token
     # that cannot see it): a setting to fix, not a failure at run time.
     unknown_board: bool = False
+
+
+def board_not_found(ref: str) -> str:
+    return f"board {ref!r} was not found, or this token cannot see it"
 
 
 PROBLEM_MAX = 300  # characters of a board's problem shown in one line
@@ -221,7 +225,7 @@ class Syncer:
         except TrelloAuthError:
             raise
         except TrelloNotFound:
-            outcome.problem = f"board {ref!r} was not found, or this token cannot see it"
+            outcome.problem = board_not_found(ref)
             outcome.unknown_board = True
         except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
             outcome.problem = _shortened(str(error))
@@ -413,7 +417,7 @@ class Syncer:
                 outcome.replies_planned += len(reminders)
             return
         commands = any(_is_command(a) for a in actions)
-        markers = any(a.text is not None and MARKER_PREFIX in a.text for a in actions)
+        markers = any(carries_marker(a.text) for a in actions)
         if not self._prepare(board_id, state, outcome, actions, commands, markers):
             return
         assert state.facts is not None and state.config is not None

@@ -36,6 +36,7 @@ from trello_sync.app import open_app
 from trello_sync.claims import Heartbeat, new_owner_id
 from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe
+from trello_sync.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from trello_sync.export import export_ledger
 from trello_sync.ledger.store import LedgerStore
 from trello_sync.metrics import CycleFigures, Health, MetricsServer, WorkerMetrics
@@ -59,10 +60,6 @@ log = logging.getLogger(__name__)
 # Trello or disk hiccup at 02:00 should not cost a day of exports.
 EXPORT_RETRY_SECONDS = 600
 
-# A bounded run's exit codes, the command line's: a failure at run time (Trello, the
-# network, the ledger, a full disk), or a setting to fix (retrying cannot help).
-EXIT_OK, EXIT_FAILURE, EXIT_SETTING = 0, 1, 2
-
 
 class StopNow(BaseException):
     """A second stop signal: leave at once. A BaseException, so no job guard keeps it."""
@@ -74,6 +71,12 @@ class Failure:
 
     reason: str
     setting: bool = False  # a setting to fix: an unknown board, an unwritable export folder
+
+    @staticmethod
+    def combine(failures: list[Failure]) -> Failure:
+        """Several failures as one: a setting only when every one of them is."""
+        reason = "; ".join(f.reason for f in failures)
+        return Failure(reason, setting=all(f.setting for f in failures))
 
 
 def _boards_failure(outcomes: list[BoardOutcome], what: str) -> Failure | None:
@@ -163,9 +166,10 @@ class Worker:
         if not failures:
             return EXIT_OK
         # 2 only when nothing but a setting failed: anything else may heal by itself.
-        code = EXIT_SETTING if all(f.setting for f in failures) else EXIT_FAILURE
-        kind = "a setting to fix" if code == EXIT_SETTING else "a failure"
-        log.error("exit code %d, %s: %s", code, kind, "; ".join(f.reason for f in failures))
+        failure = Failure.combine(failures)
+        code = EXIT_USAGE if failure.setting else EXIT_FAILURE
+        kind = "a setting to fix" if failure.setting else "a failure"
+        log.error("exit code %d, %s: %s", code, kind, failure.reason)
         return code
 
     def run_once(self) -> int:
@@ -321,10 +325,7 @@ class Worker:
             failed = Failure(
                 f"nightly export failed: {_one_line(error)}", setting=_is_setting_error(error)
             )
-            both = [f for f in (reread, failed) if f is not None]
-            self._export_failure = Failure(
-                "; ".join(f.reason for f in both), setting=all(f.setting for f in both)
-            )
+            self._export_failure = Failure.combine([f for f in (reread, failed) if f])
             raise
         if reread is not None:
             self._export_failure = reread

@@ -13,8 +13,8 @@ from trello_sync.domain.records import Entry, Reply
 
 # The marker lets a restarted service see which replies Trello already shows, and makes
 # sure the service never reads its own comment as a command.
-MARKER_PATTERN = re.compile(r"\[trello-sync ref:([0-9a-f]{16})\]")
 MARKER_PREFIX = "[trello-sync ref:"
+MARKER_PATTERN = re.compile(re.escape(MARKER_PREFIX) + r"([0-9a-f]{16})\]")
 
 # Trello refuses a longer comment text. Measured here in UTF-16 code units (as JavaScript
 # counts), never fewer than the characters: a reply fits however Trello counts.
@@ -105,7 +105,13 @@ def reply_id_for(board_id: str, source: str, kind: str) -> str:
 
 
 def marker(reply_id: str) -> str:
-    return f"[trello-sync ref:{reply_id}]"
+    return f"{MARKER_PREFIX}{reply_id}]"
+
+
+def carries_marker(text: str | None) -> bool:
+    """Whether a comment holds something like a reply's marker: then who wrote it decides
+    whether it is the service's own (anyone can paste one)."""
+    return text is not None and MARKER_PREFIX in text
 
 
 def find_marker(text: str) -> str | None:
