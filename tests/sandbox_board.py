@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,10 +41,12 @@ class BoardEnv:
     ledger_url: str
     cards: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    base: datetime | None = None  # "now" for the history; the real clock if None
 
     # --- building the board's history -------------------------------------------------
     def days_ago(self, days: float, hour: int = 10) -> datetime:
-        local = datetime.now(TZ).replace(hour=hour, minute=0, second=0, microsecond=0)
+        now = (self.base or datetime.now(UTC)).astimezone(TZ)
+        local = now.replace(hour=hour, minute=0, second=0, microsecond=0)
         return (local - timedelta(days=days)).astimezone(UTC)
 
     def student(self, name: str, *, project: str | None = None, active_days_ago: float = 9) -> str:
@@ -162,13 +165,23 @@ def board(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BoardEnv]:
         yield from _board(tmp_path, ledger_url)
 
 
-def _board(tmp_path: Path, ledger_url: str) -> Iterator[BoardEnv]:
-    state = SandboxState()
+def _board(
+    tmp_path: Path,
+    ledger_url: str,
+    *,
+    seed: int | None = None,
+    base: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Iterator[BoardEnv]:
+    """A fresh random board on the real clock; with a `seed`, a `base` instant and the
+    sandbox's `clock`, the same ids and history every time (the golden tests)."""
+    state = SandboxState(seed=seed, clock=clock)
     state.add_member(MENTOR, "Camille Martin")
     state.add_member(STUDENT, "Léa Student")
     mentor_token = state.add_token(MENTOR)
     student_token = state.add_token(STUDENT)
-    created = datetime.now(UTC) - timedelta(days=40)
+    created = (base or datetime.now(UTC)) - timedelta(days=40)
     board = state.create_board(MENTOR, "Mentoring", at=created)
     state.add_board_member(MENTOR, board["id"], STUDENT, at=created)
     lists = {
@@ -176,7 +189,7 @@ def _board(tmp_path: Path, ledger_url: str) -> Iterator[BoardEnv]:
         for name in (*STAGE_LISTS, "Notes")
     }
     (tmp_path / "trello-sync.toml").write_text('mentors = ["camille"]\n')
-    with SandboxServer(state) as server:
+    with SandboxServer(state, monotonic=monotonic) as server:
         yield BoardEnv(
             state,
             server,
@@ -186,4 +199,5 @@ def _board(tmp_path: Path, ledger_url: str) -> Iterator[BoardEnv]:
             student_token,
             lists,
             ledger_url,
+            base=base,
         )

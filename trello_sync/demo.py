@@ -9,12 +9,13 @@ the report and writes the exports.
 from __future__ import annotations
 
 import shutil
+from datetime import tzinfo
 from pathlib import Path
 
 from rich.console import Console
 
 from trello_sync.app import open_app
-from trello_sync.clock import SystemClock
+from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe, export, progress_factory, report
 from trello_sync.ledger.store import LedgerStore
 from trello_sync.logs import setup_logging
@@ -23,11 +24,22 @@ from trello_sync.sandbox.demo_board import local_zone
 from trello_sync.settings import load_settings
 
 
-def run_demo(folder: Path, *, debug: bool = False) -> int:
-    console = Console()
-    tz = local_zone()
-    state = SandboxState()
-    clock = SystemClock()
+def run_demo(
+    folder: Path,
+    *,
+    debug: bool = False,
+    clock: Clock | None = None,
+    seed: int | None = None,
+    tz: tzinfo | None = None,
+    console: Console | None = None,
+) -> int:
+    """The demo on the real clock and a fresh random board; a fixed `clock`, `seed` and
+    `tz` give the same board, the same replies and the same exports every time (the
+    golden tests run it so)."""
+    console = console or Console()
+    tz = tz or local_zone()
+    clock = clock or SystemClock()
+    state = SandboxState(seed=seed, clock=clock.now)
     demo = build_demo_board(state, today=clock.now().astimezone(tz).date(), tz=tz)
     # A fresh ledger each time: the sandbox's board is new on every run.
     ledger_dir = folder.resolve()
@@ -36,7 +48,7 @@ def run_demo(folder: Path, *, debug: bool = False) -> int:
     ledger_dir.mkdir(parents=True, exist_ok=True)
     (ledger_dir / "ledger.db").unlink(missing_ok=True)
 
-    with SandboxServer(state) as server:
+    with SandboxServer(state, monotonic=clock.monotonic) as server:
         settings = load_settings(
             api_url=server.url,
             api_key=demo.api_key,

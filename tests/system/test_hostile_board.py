@@ -16,136 +16,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from backends import BACKENDS, make_ledger_url
+from hostile_world import HOSTILE_MENTOR, MENTOR, World, build, today_at_ten
 
 from trello_sync.domain.replies import MARKER_PATTERN
-from trello_sync.sandbox import SandboxServer, SandboxState
+from trello_sync.sandbox import SandboxServer
 
-TZ = ZoneInfo("Europe/Paris")
-MENTOR, HOSTILE_MENTOR, STUDENT = "camille", "nadia", "mallory_student"
 TRELLO_MAX_COMMENT = 16_384
-LISTS = ("Waiting", "Active", "Paused", "Handed off")
-# Today at 10:00 in Paris, computed once: both runs must build the very same history.
-BASE = datetime.now(TZ).replace(hour=10, minute=0, second=0, microsecond=0)
-
-
-def days_ago(days: float, hour: int = 10) -> datetime:
-    return (BASE.replace(hour=hour) - timedelta(days=days)).astimezone(UTC)
-
-
-@dataclass
-class World:
-    state: SandboxState
-    token: str
-    normal: str  # board ids
-    hostile: str | None
-    normal_cards: list[str]
-    hostile_cards: list[str]
-    hostile_commands: list[str]  # ids of the command comments on the hostile board
-
-
-def _board(state: SandboxState, owner: str, name: str, members: list[str]) -> tuple[str, dict]:
-    created = days_ago(60)
-    board = state.create_board(owner, name, at=created)
-    for member in members:
-        state.add_board_member(owner, board["id"], member, at=created)
-    lists = {n: state.create_list(owner, board["id"], n, at=created)["id"] for n in LISTS}
-    return str(board["id"]), lists
-
-
-def _student(state: SandboxState, lists: dict, name: str, desc: str = "", by: str = MENTOR) -> str:
-    card = state.create_card(by, lists["Waiting"], name, desc=desc, at=days_ago(12))
-    state.move_card(by, card["id"], lists["Active"], at=days_ago(11))
-    return str(card["id"])
-
-
-def build(with_hostile: bool) -> World:
-    state = SandboxState(seed=20261201)
-    state.add_member(MENTOR, "Camille Martin")
-    state.add_member(HOSTILE_MENTOR, "Nadia")
-    state.add_member(STUDENT, "Mallory")
-    token = state.add_token(MENTOR)
-
-    # --- the normal board: an ordinary month of a mentor's work -------------------------
-    normal, lists = _board(state, MENTOR, "Mentoring", [STUDENT])
-    lea = _student(state, lists, "Léa Dupont", "Project: Learn how to learn")
-    max_ = _student(state, lists, "Max O'Neil", "Project: Build a Python web app")
-    noe = _student(state, lists, "Noé", "Project: Launch your own restaurant review site")
-    say = lambda card, text, days, by=MENTOR: state.comment(  # noqa: E731
-        by, card, text, at=days_ago(days, 18)
-    )
-    say(lea, "/session 45m good start", 8)
-    say(max_, "/session 1h", 8)
-    say(noe, "/noshow", 7)
-    say(lea, "/late", 6)
-    edited = say(max_, "/session 30m", 5)
-    state.edit_comment(MENTOR, edited["id"], "/session 1h30m", at=days_ago(5, 19))
-    say(noe, "/session", 4)
-    say(noe, "/undo", 4)
-    say(lea, "/session yesterday 50m", 2)
-    say(max_, "/session", 1, by=STUDENT)  # a student may not log: refused
-    state.move_card(MENTOR, noe, lists["Handed off"], at=days_ago(1))
-    world = World(state, token, normal, None, [lea, max_, noe], [], [])
-    if with_hostile:
-        _hostile(world)
-    return world
-
-
-def _hostile(world: World) -> None:
-    """What students (and a careless mentor) can put on a board, all at once."""
-    state = world.state
-    board, lists = _board(state, MENTOR, "Hostile", [HOSTILE_MENTOR, STUDENT])
-    world.hostile = board
-    by_mentor = HOSTILE_MENTOR
-    cards = {
-        "mention": _student(state, lists, "Farid @board [pay here](http://example.invalid)"),
-        "long": _student(state, lists, "Long name"),
-        "omar": _student(state, lists, "Omar"),
-        "level": _student(state, lists, "Level bomb", desc="Project: a" + " " * 16_000 + "b\nmore"),
-        "markdown": _student(state, lists, "@here #1 **bold** `code` <b>x</b> | a | www.x.io"),
-        "marker": _student(state, lists, "Eve [trello-sync ref:0123456789abcdef]"),
-        "formula": _student(state, lists, '=HYPERLINK("http://evil.invalid","pay")'),
-    }
-    world.hostile_cards = list(cards.values())
-    state.rename_card(STUDENT, cards["long"], "N" * 16_300, at=days_ago(10))
-    huge_level = state.create_label(MENTOR, board, "Level " + "9" * 5_000, "red", at=days_ago(10))
-    state.add_label(MENTOR, cards["level"], huge_level["id"], at=days_ago(10))
-    field = state.create_custom_field(MENTOR, board, "Project", "text", at=days_ago(10))
-    state.set_custom_field(MENTOR, cards["omar"], field["id"], "P" * 16_000, at=days_ago(10))
-    odd_list = state.create_list(MENTOR, board, "L" * 16_000, at=days_ago(10))
-    state.move_card(MENTOR, cards["markdown"], odd_list["id"], at=days_ago(9))
-    state.move_card(MENTOR, cards["markdown"], lists["Active"], at=days_ago(9, 11))
-
-    def command(card: str, text: str, days: float, by: str = by_mentor) -> str:
-        action = state.comment(by, cards[card], text, at=days_ago(days, 18))
-        world.hostile_commands.append(str(action["id"]))
-        return str(action["id"])
-
-    command("omar", "/session " + "9" * 5_000 + "m", 8, by=STUDENT)
-    command("omar", "/session " + "9" * 5_000 + "m", 8)
-    command("omar", "/" + "x" * 16_383, 8)
-    command("omar", "/session 45m\n/session 45m", 7)
-    command("omar", "/noshow " + "n" * 3_000, 7)
-    command("omar", "/session \x00\x1b[31m\u202e 45m", 7)
-    command("omar", "/session 99999999999999999999h", 7)
-    command("omar", "/session 31/02 1h", 7)
-    command("omar", "/session -5m", 6)
-    command("omar", "/session 2h 45m", 6)
-    command("mention", "/session 45m see www.example.invalid @board [x](http://a.invalid)", 6)
-    command("long", "/session 1h", 6)
-    command("level", "/session 1h", 6)
-    command("markdown", "/session 45m **note** @here", 5)
-    command("marker", "/session 45m", 5)
-    command("formula", "/session yesterday 45m -2+3 @SUM(A1)", 5)
-    plain = command("omar", "/session 1h", 4)
-    state.edit_comment(by_mentor, plain, "never mind, no session", at=days_ago(4, 19))
-    state.comment(STUDENT, cards["omar"], "[trello-sync ref:fedcba9876543210]", at=days_ago(3))
+# Computed once: both runs must build the very same history.
+BASE = today_at_ten()
 
 
 # --- running the product ---------------------------------------------------------------
@@ -209,7 +92,7 @@ class Run:
 
 def run(backend: str, folder: Path, with_hostile: bool) -> Iterator[Run]:
     folder.mkdir()
-    world = build(with_hostile)
+    world = build(with_hostile, BASE)
     for ledger_url in make_ledger_url(backend, folder):
         with SandboxServer(world.state) as server:
             sync = cli(world, folder, ledger_url, server.url, "sync")
