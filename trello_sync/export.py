@@ -13,7 +13,6 @@ import io
 import json
 import os
 import tempfile
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from trello_sync.domain.actions import format_instant
 from trello_sync.domain.money import format_cents
 from trello_sync.domain.records import Entry
 from trello_sync.domain.rules import Status
+from trello_sync.domain.summary import MonthSummary, month_of
 
 LEDGER_COLUMNS = (
     "entry_id",
@@ -100,62 +100,88 @@ def ledger_row(entry: Entry) -> dict[str, str | int | None]:
     }
 
 
+# A statement's row: (mentor, row kind, currency, key), the key being the student's card
+# id for a "student" row, the level for a "level" row, "" for the month's "total" row.
+_RowKey = tuple[str, str, str, str]
+_ROW_ORDER = {"student": 0, "level": 1, "total": 2}
+
+
+def _statement_rows(entry: Entry) -> tuple[_RowKey, _RowKey, _RowKey]:
+    """The rows an entry counts in: its student's, its level's and the month's total, all
+    of its mentor and its currency (two currencies are never added)."""
+    mentor, currency = entry.mentor, entry.currency
+    return (
+        (mentor, "student", currency, entry.card_id),
+        (mentor, "level", currency, str(entry.level)),
+        (mentor, "total", currency, ""),
+    )
+
+
 @dataclass
-class _Line:
+class _Label:
+    """What a student row shows besides the counts and the amount."""
+
     name: str = ""  # the student's name as the ledger first recorded it
     project: str = ""
-    level: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    cents: int = 0
+    level: int = 0  # the latest entry's
 
 
-_ROW_ORDER = {"student": 0, "level": 1, "total": 2}
+@dataclass
+class _Month:
+    summary: MonthSummary[_RowKey]
+    labels: dict[_RowKey, _Label] = field(default_factory=dict)  # student rows only
 
 
 @dataclass
 class Statements:
-    """month → mentor → (row kind, currency, key) → totals. Small: kept in memory."""
+    """month → its summary (domain/summary.py), by statement row. Small: kept in memory
+    while the entries stream past."""
 
-    lines: dict[str, dict[str, dict[tuple[str, str, str], _Line]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
-    )
+    lines: dict[str, _Month] = field(default_factory=dict)
 
     def add(self, entry: Entry) -> None:
-        month = entry.session_date.strftime("%Y-%m")
-        mentor_lines = self.lines[month][entry.mentor]
-        # A reversal cancels one of its status: the counts are net, like the amounts.
-        sign = -1 if entry.is_reversal else 1
-        for kind, key in (("student", entry.card_id), ("level", str(entry.level)), ("total", "")):
-            line = mentor_lines.setdefault((kind, entry.currency, key), _Line())
-            if kind == "student":
-                line.name = line.name or entry.student
-                line.project = line.project or (entry.project or "")
-            if kind != "total":
-                line.level = entry.level
-            line.counts[entry.status] += sign
-            line.cents += entry.amount_cents
+        month = month_of(entry.session_date)
+        held = self.lines.get(month)
+        if held is None:
+            held = self.lines[month] = _Month(MonthSummary(month, _statement_rows))
+        # The summary nets a reversal: -1 of its status, and its (opposite) amount.
+        held.summary.add(entry)
+        student_row = _statement_rows(entry)[0]
+        label = held.labels.setdefault(student_row, _Label())
+        label.name = label.name or entry.student
+        label.project = label.project or (entry.project or "")
+        label.level = entry.level
 
     def rows(self, month: str) -> Iterator[list[str]]:
-        for mentor in sorted(self.lines[month]):
-            keyed = sorted(
-                self.lines[month][mentor].items(),
-                key=lambda item: (_ROW_ORDER[item[0][0]], item[0][1], item[1].name, item[0][2]),
-            )
-            for (kind, currency, _), line in keyed:
-                yield [
-                    month,
-                    csv_text(mentor),
-                    kind,
-                    csv_text(line.name),
-                    csv_text(line.project),
-                    str(line.level) if kind != "total" else "",
-                    str(line.counts[Status.DONE.value]),
-                    str(line.counts[Status.NOSHOW.value]),
-                    str(line.counts[Status.LATE.value]),
-                    str(line.counts[Status.CANCEL.value]),
-                    format_cents(line.cents),
-                    currency,
-                ]
+        held = self.lines.get(month)
+        if held is None:
+            return
+        labels = held.labels
+
+        def order(row: _RowKey) -> tuple[str, int, str, str, str]:
+            mentor, kind, currency, key = row
+            name = labels[row].name if kind == "student" else ""
+            return (mentor, _ROW_ORDER[kind], currency, name, key)
+
+        for row in sorted(held.summary.keys(), key=order):
+            mentor, kind, currency, key = row
+            tally = held.summary.group(row)
+            label = labels.get(row, _Label())
+            level = str(label.level) if kind == "student" else key  # "" for the total
+            yield [
+                month,
+                csv_text(mentor),
+                kind,
+                csv_text(label.name),
+                csv_text(label.project),
+                level,
+                str(tally.count(Status.DONE)),
+                str(tally.count(Status.NOSHOW)),
+                str(tally.count(Status.LATE)),
+                str(tally.count(Status.CANCEL)),
+                tally.amount(currency).decimal(),
+                currency,
+            ]
 
 
 def _csv_cell(column: str, value: str | int | None) -> str | int:

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from trello_sync.domain.actions import Action, ActionKind, action_order
+from trello_sync.domain.cycle import is_command
 from trello_sync.domain.replies import carries_marker
 
 log = logging.getLogger(__name__)
@@ -190,11 +191,16 @@ class CardKind(NamedTuple):
     kind: ActionKind
 
 
+# Past this many actions, a window moves from memory to a temporary file: about 60 MB of
+# parsed actions at most in memory.
+MEMORY_LIMIT = 50_000
+
+
 class ActionSpool:
     """Add actions in any order (a later copy of an id replaces the earlier one, unless
     added with `replace=False`); read them back sorted by (date, id)."""
 
-    def __init__(self, *, memory_limit: int = 20_000, directory: str | None = None) -> None:
+    def __init__(self, *, memory_limit: int = MEMORY_LIMIT, directory: str | None = None) -> None:
         self._memory: dict[str, Action] = {}
         self._memory_limit = memory_limit
         self._directory = directory
@@ -213,7 +219,7 @@ class ActionSpool:
         for action in actions:
             if action.card_id is not None:
                 self.card_kinds.add(CardKind(action.card_id, action.kind))
-            if action.text is not None and action.text.lstrip()[:1] == "/":
+            if is_command(action):
                 self.has_commands = True
             if carries_marker(action.text):
                 self.has_markers = True

@@ -1,36 +1,33 @@
-"""One sync pass of a board: fetch, plan, commit once, then post the replies.
+"""One sync pass of the boards: the shell around the cycle's one decision.
 
-The impure shell around the pure planner. A board whose cycle fails (Trello gave up,
-a malformed answer, a ledger conflict) commits nothing and is reported; the other
-boards still sync. Only a bad key or token stops the whole pass.
+For each board: read (Trello's pages or the batched poll, and the part of the ledger the
+cycle needs), decide (`domain/cycle.py`, pure), commit each chunk's decision in one
+transaction with its checkpoint, then post the outbox. Nothing here decides money, the
+open months, what counts as a deleted comment, which reminders are due or where the
+checkpoint goes. A board whose cycle fails (Trello gave up, a malformed answer, a ledger
+conflict) commits nothing more and is reported; the other boards still sync. Only a bad
+key or token stops the whole pass.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 
 from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
-from trello_sync.domain.actions import (
-    Action,
-    MalformedAction,
-    format_instant,
-    parse_action,
-    parse_instant,
-)
+from trello_sync.domain import cycle
+from trello_sync.domain.actions import Action, MalformedAction, format_instant, parse_action
 from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_snapshot
-from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_deleted_comments
-from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
-from trello_sync.domain.reminders import plan_reminders
-from trello_sync.domain.replies import carries_marker
-from trello_sync.domain.views import apply_plan, merge_plans
+from trello_sync.domain.planner import BoardFacts, PlannerConfig
+from trello_sync.domain.records import BoardView, Checkpoint, Plan
+from trello_sync.domain.views import held_whole
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.settings import Settings
+from trello_sync.spool import MEMORY_LIMIT as SPOOL_MEMORY_LIMIT
 from trello_sync.spool import ActionSpool, SpoolError
 from trello_sync.trello.port import (
     Json,
@@ -40,21 +37,13 @@ from trello_sync.trello.port import (
     TrelloNotFound,
     TrelloPort,
 )
-from trello_sync.window import CycleState, Window
+from trello_sync.window import Window
 
 log = logging.getLogger(__name__)
 
-REREAD_META = "last_comment_reread:"
-# When the ledger first synced a board: a time-driven reply that came due before it is
-# never posted (a first sync must not nudge every card that was idle before it).
-FIRST_SYNC_META = "first_synced:"
-# An idle poll moves the checkpoint over already-applied actions only past this many.
-IDLE_WINDOW_LIMIT = 100
 # A window longer than this (a first sync of a long history) is planned and committed in
 # chunks of this many actions: about 25 MB of working memory each.
 CHUNK_SIZE = 20_000
-# Past this many actions, a window moves from memory to a temporary file (see spool.py).
-SPOOL_MEMORY = 50_000
 
 # Opens a progress display for a board's first sync; returns the page callback and a
 # function that closes the display.
@@ -93,8 +82,16 @@ def _shortened(text: str) -> str:
     return text if len(text) <= PROBLEM_MAX else text[: PROBLEM_MAX - 1] + "…"
 
 
-def _is_command(action: Action) -> bool:
-    return bool(action.text and action.text.lstrip().startswith("/"))
+def _chunks_marking_the_last(spool: ActionSpool, size: int) -> Iterator[tuple[list[Action], bool]]:
+    """The spool's chunks, each with whether it is the last; an empty window is one
+    empty last chunk (its decision still moves the checkpoint and plans reminders)."""
+    remaining = len(spool)
+    if remaining == 0:
+        yield [], True
+        return
+    for chunk in spool.chunks(size):
+        remaining -= len(chunk)
+        yield chunk, remaining == 0
 
 
 def _count(outcome: BoardOutcome, result: Plan) -> None:
@@ -129,11 +126,17 @@ class Syncer:
         self.outbox = Outbox(
             trello, ledger, clock, settings.reply_lease, author=self.service_member_id
         )
+        self._rules = cycle.CycleRules(
+            tz=settings.zone,
+            reread_interval_s=settings.reread_interval,
+            overlap_s=settings.overlap_seconds,
+            reply_history_days=settings.reply_history_days,
+            pause_warning_days=settings.pause_warning_days,
+            nudge_days=settings.nudge_days,
+        )
         # How a long window is held and planned (small values in tests, to exercise both).
         self.chunk_size = CHUNK_SIZE
-        self.spool_memory = SPOOL_MEMORY
-        # Off: every cycle reads the whole board_view (the simulator's reference run).
-        self.outline_views = True
+        self.spool_memory = SPOOL_MEMORY_LIMIT
 
     def set_progress(self, progress: ProgressFactory | None) -> None:
         self._progress = progress
@@ -247,35 +250,20 @@ class Syncer:
     def _cycle(
         self, ref: str, outcome: BoardOutcome, force_reread: bool, prefetched: list[Json] | None
     ) -> None:
+        """Read, decide (domain/cycle.py), commit: chunk by chunk, each chunk's decision
+        committed in one transaction with its checkpoint. The shell decides nothing."""
         board_id, flagged, checkpoint = self._board(ref, outcome)
-        now = self._clock.now()
-        window_start = self._window_start(now)
-        view = self._view(board_id, checkpoint, window_start)
-        first = checkpoint is None
-        outcome.first_sync = first
-        if first and self._first_synced(board_id) is None:
-            # Before anything is planned: the first sync's own reminders are bounded by it,
-            # and a first sync that fails, or commits only some chunks before a crash,
-            # keeps the moment of its first try when it is run again.
-            self._ledger.set_meta(FIRST_SYNC_META + board_id, format_instant(now))
+        now, rules = self._clock.now(), self._rules
+        view = self._ledger.board_outline(board_id, cycle.comments_since(checkpoint, now, rules))
+        state = cycle.start_cycle(view, now, rules, forced_reread=force_reread, flagged=flagged)
+        outcome.first_sync = state.first
         with ActionSpool(memory_limit=self.spool_memory) as spool:
             window = self._gather(board_id, checkpoint, prefetched, spool)
             outcome.fetched = len(spool)
-            reread_due = first or force_reread or self._reread_due(board_id, now)
-            current_comments: frozenset[str] = frozenset()
-            if reread_due and not first:
-                current_comments = self._reread_comments(board_id, window_start, spool)
-            state = CycleState(view, window, first, reread_due, current_comments, now, window_start)
-            if self.outline_views:
-                state.skeletons = set(view.cards)
-            self._plan_window(board_id, spool, state, outcome)
-        if state.problem:
-            return
-        if reread_due:
-            self._ledger.set_meta(REREAD_META + board_id, format_instant(now))
-        if flagged and state.planned:
-            self._ledger.flag_board(board_id, None)
-        outcome.reread = reread_due and state.planned
+            if state.rereading:
+                state = state.with_comments(self._reread_comments(board_id, state, spool))
+            planned = self._plan_window(board_id, spool, window, view, state, outcome)
+        outcome.reread = state.reread and planned
 
     def _gather(
         self,
@@ -305,12 +293,12 @@ class Syncer:
         return window
 
     def _reread_comments(
-        self, board_id: str, window_start: datetime, spool: ActionSpool
+        self, board_id: str, state: cycle.Cycle, spool: ActionSpool
     ) -> frozenset[str]:
         """Every comment of the open months, read again: an edit or a deletion shows
         only here. Returns their ids; adds the versions not applied yet to the spool."""
         comments = self._trello.board_actions(
-            board_id, since=format_instant(window_start), action_filter="commentCard"
+            board_id, since=format_instant(state.open_since), action_filter="commentCard"
         )
         parsed = [parse_action(item) for item in comments]
         fresh = self._unapplied(board_id, parsed)
@@ -323,171 +311,87 @@ class Syncer:
         return frozenset(a.id for a in parsed)
 
     def _plan_window(
-        self, board_id: str, spool: ActionSpool, state: CycleState, outcome: BoardOutcome
-    ) -> None:
-        """Plans the window oldest first. A long one (a first sync of years of history) is
-        planned and committed `chunk_size` actions at a time, each commit with its own
-        checkpoint: memory stays bounded, and a crash keeps the chunks already done."""
-        chunks = spool.chunks(self.chunk_size)
-        remaining = len(spool)
-        for chunk in chunks:
-            remaining -= len(chunk)
-            actions = self._unapplied(board_id, chunk)
-            if remaining == 0:
-                self._plan_last(board_id, actions, state, outcome)
-                return
-            last = chunk[-1]
-            checkpoint = Checkpoint(last.id, last.date)
-            if not actions:
-                self._commit(board_id, Plan(checkpoint=checkpoint))
-                continue
-            # The whole window's cards and commands: a chunk cannot see the later ones.
-            flags = (spool.has_commands, spool.has_markers)
-            if not self._prepare(board_id, state, outcome, spool.card_kinds, *flags):
-                return
-            assert state.facts is not None and state.config is not None
-            touched = {a.card_id for a in actions if a.card_id}
-            self._load_whole(board_id, state, touched)
-            result = plan(actions, state.view, state.facts, state.config, advance_checkpoint=False)
-            result = replace(result, checkpoint=checkpoint)
-            self._commit(board_id, result)
-            _count(outcome, result)
-            state.planned = True
-            # Later chunks never see these comments again (ids are unique in a window):
-            # only the open months' are kept, for the deletion check at the end.
-            recent = tuple(a for a in result.applied if a.at >= state.window_start)
-            state.view = apply_plan(state.view, replace(result, applied=recent))
-            state.cut_down(touched)
-        self._plan_last(board_id, [], state, outcome)
-
-    def _load_whole(self, board_id: str, state: CycleState, card_ids: set[str]) -> None:
-        """Cards cut down earlier in the cycle, whole again from the ledger (every chunk
-        before this one is committed, so the ledger has all of them)."""
-        wanted = card_ids & state.skeletons
-        if not wanted:
-            return
-        cards = dict(state.view.cards)
-        cards.update(self._ledger.card_states(board_id, wanted))
-        state.view = replace(state.view, cards=cards)
-        state.skeletons -= wanted
-
-    def _prepare(
         self,
         board_id: str,
-        state: CycleState,
+        spool: ActionSpool,
+        window: Window,
+        view: BoardView,
+        state: cycle.Cycle,
         outcome: BoardOutcome,
+    ) -> bool:
+        """The window oldest first, in chunks of `chunk_size` (a first sync of years of
+        history): memory stays bounded, and a crash keeps the chunks already committed.
+        Each chunk: its unapplied actions and the cards they need whole are read, then
+        decided, then committed. Returns whether anything was planned."""
+        planned = False
+        known: tuple[BoardFacts, PlannerConfig] | None = None  # read once per cycle
+        for chunk, last in _chunks_marking_the_last(spool, self.chunk_size):
+            actions = self._unapplied(board_id, chunk)
+            needed = cycle.cards_to_hold_whole(view, actions, state, last=last)
+            if needed:
+                view = held_whole(view, self._ledger.card_states(board_id, needed))
+            if known is None and not cycle.is_idle(view, actions, state, last=last):
+                if last:
+                    events: Collection[CardEvent] = actions
+                    needs = (cycle.needs_mentors(actions), cycle.needs_service_member(actions))
+                else:  # a chunk before the last cannot see the later ones: the whole window's
+                    events, needs = spool.card_kinds, (spool.has_commands, spool.has_markers)
+                found = self._facts_and_config(board_id, view, events, state, *needs)
+                if isinstance(found, str):
+                    outcome.problem = found  # the board looks wiped: flagged, nothing planned
+                    return planned
+                known = found
+            facts, config = known if known is not None else (None, None)
+            if last:
+                decision = cycle.decide_last(
+                    actions,
+                    view,
+                    facts,
+                    config,
+                    state,
+                    latest=window.latest,
+                    window_size=window.size,
+                    planned_before=planned,
+                )
+            else:
+                end = Checkpoint(chunk[-1].id, chunk[-1].date)
+                decision = cycle.decide_chunk(actions, view, facts, config, state, end=end)
+            if not decision.plan.writes_nothing:
+                self._commit(board_id, decision.plan)
+            _count(outcome, decision.plan)
+            planned = planned or decision.planned
+            view = decision.view
+        return planned
+
+    def _facts_and_config(
+        self,
+        board_id: str,
+        view: BoardView,
         events: Collection[CardEvent],
+        state: cycle.Cycle,
         commands: bool,
         markers: bool,
-    ) -> bool:
-        """The board's facts and the planner's config, asked once per cycle; False (and
-        the board flagged) when the board looks wiped."""
-        if state.facts is not None:
-            return True
-        facts, problem = self._facts(board_id, state.view, events)
+    ) -> tuple[BoardFacts, PlannerConfig] | str:
+        """The board's facts (one snapshot request) and the planner's config; or, the
+        board flagged, the problem when the board looks wiped."""
+        snapshot = self._trello.board_snapshot(board_id)
+        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, events)
         if problem:
             self._ledger.flag_board(board_id, problem)
-            outcome.problem = state.problem = problem
-            return False
-        state.facts = facts
-        state.config = self._planner_config(state.now, commands, markers)
-        return True
-
-    def _plan_last(
-        self, board_id: str, actions: list[Action], state: CycleState, outcome: BoardOutcome
-    ) -> None:
-        # A first sync has read every comment: nothing to compare with.
-        rereading = state.reread_due and not state.first
-        touched = {a.card_id for a in actions if a.card_id}
-        if rereading:  # the cards of comments that may have been deleted
-            touched |= {
-                c.card_id
-                for c in state.view.comments.values()
-                if c.card_id
-                and c.at >= state.window_start
-                and c.action_id not in state.current_comments
-            }
-        self._load_whole(board_id, state, touched)
-        view, now = state.view, state.now
-        if not actions and not (rereading and view.comments):
-            self._advance_over_applied(board_id, view.checkpoint, state.window)
-            reminders = self._new_reminders(board_id, view, now)
-            if reminders:
-                self._commit(board_id, Plan(replies=tuple(reminders)))
-                outcome.replies_planned += len(reminders)
-            return
-        commands = any(_is_command(a) for a in actions)
-        markers = any(carries_marker(a.text) for a in actions)
-        if not self._prepare(board_id, state, outcome, actions, commands, markers):
-            return
-        assert state.facts is not None and state.config is not None
-        facts, config = state.facts, state.config
-        result = plan(actions, view, facts, config, advance_checkpoint=False)
-        if state.window.latest is not None:
-            # Everything up to the newest action of this (complete) fetch has been seen.
-            result = replace(result, checkpoint=state.window.latest)
-        if rereading:
-            deleted = plan_deleted_comments(
-                state.current_comments,
-                state.window_start,
-                apply_plan(view, result),
-                facts,
-                config,
-                now,
-            )
-            result = merge_plans(result, deleted)
-        reminders = self._new_reminders(board_id, apply_plan(view, result), now)
-        result = replace(result, replies=result.replies + tuple(reminders))
-        if not result.is_empty or result.checkpoint:
-            self._commit(board_id, result)
-        _count(outcome, result)
-        state.planned = True
-
-    def _advance_over_applied(
-        self, board_id: str, checkpoint: Checkpoint | None, window: Window
-    ) -> None:
-        """Nothing new, but the fetch returned actions already applied (our own replies,
-        recorded when posted; or a rewound checkpoint). Moving the checkpoint is a write,
-        and an idle poll should write nothing: so it moves only when the window has grown
-        enough to cost something, or when there was no checkpoint at all."""
-        latest = window.latest
-        if latest is None:
-            return
-        newer = checkpoint is None or (latest.at, latest.action_id) > (
-            checkpoint.at,
-            checkpoint.action_id,
+            return problem
+        facts = facts_from_snapshot(
+            snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
         )
-        if newer and (checkpoint is None or window.size >= IDLE_WINDOW_LIMIT):
-            self._commit(board_id, Plan(checkpoint=latest))
+        # Asking Trello who owns the token costs a request: only when a command or a
+        # marked comment needs it.
+        mentors = self.mentors() if commands else frozenset()
+        config = self._settings.planner_config(mentors, state.reply_since)
+        if markers:
+            config = replace(config, service_member_id=self.service_member_id())
+        return facts, config
 
     def _commit(self, board_id: str, plan: Plan) -> None:
         self._ledger.commit(board_id, plan, lease=self._lease)
-
-    def _new_reminders(self, board_id: str, view: BoardView, now: datetime) -> list[Reply]:
-        """Time-driven replies not in the outbox yet (so an idle poll still writes nothing).
-
-        Only those that came due within reply_history_days, and after the ledger first
-        synced the board (a board first synced by an older version has no such moment)."""
-        due_since = now - timedelta(days=self._settings.reply_history_days)
-        first_synced = self._first_synced(board_id)
-        if first_synced is not None:
-            due_since = max(due_since, first_synced)
-        due = plan_reminders(
-            view,
-            now,
-            pause_warning_days=self._settings.pause_warning_days,
-            nudge_days=self._settings.nudge_days,
-            tz=self._settings.zone,
-            due_since=due_since,
-        )
-        if not due:
-            return []
-        known = {reply.reply_id for reply in self._ledger.replies(board_id)}
-        return [reply for reply in due if reply.reply_id not in known]
-
-    def _first_synced(self, board_id: str) -> datetime | None:
-        value = self._ledger.get_meta(FIRST_SYNC_META + board_id)
-        return parse_instant(value) if value is not None else None
 
     def _board(self, ref: str, outcome: BoardOutcome) -> tuple[str, bool, Checkpoint | None]:
         """The board's id (asked of Trello once, then kept), whether it is flagged, and its
@@ -502,27 +406,8 @@ class Syncer:
         outcome.board_id, outcome.name = board_id, name
         return board_id, False, None
 
-    def _view(
-        self, board_id: str, checkpoint: Checkpoint | None, window_start: datetime
-    ) -> BoardView:
-        """What the cycle reads of the ledger before it knows which cards its actions
-        touch: every card cut down to a skeleton, and the comments an action of this
-        cycle can be a new version of (the window's, and the open months' the re-read
-        sees). The cards the actions touch are loaded whole before they are planned."""
-        if not self.outline_views:
-            return self._ledger.board_view(board_id)
-        since = window_start
-        if checkpoint is not None:
-            since = min(since, self._poll_start(checkpoint))
-        return self._ledger.board_outline(board_id, comments_since=since)
-
-    def _poll_start(self, checkpoint: Checkpoint) -> datetime:
-        """Where a poll starts: a little before the checkpoint, in case Trello shows an
-        action late (its order is not causal); what was applied already is skipped."""
-        return checkpoint.at - timedelta(seconds=self._settings.overlap_seconds)
-
     def _since(self, checkpoint: Checkpoint) -> str:
-        return format_instant(self._poll_start(checkpoint))
+        return format_instant(cycle.poll_start(checkpoint, self._settings.overlap_seconds))
 
     def _unapplied(self, board_id: str, actions: list[Action]) -> list[Action]:
         if not actions:
@@ -530,29 +415,6 @@ class Syncer:
         # Ids are unique here: the spool and the pager keep one copy of each.
         done = self._ledger.applied_versions(board_id, {a.id for a in actions})
         return [a for a in actions if (a.id, a.version) not in done]
-
-    def _facts(
-        self, board_id: str, view: BoardView, actions: Collection[CardEvent]
-    ) -> tuple[BoardFacts, str | None]:
-        snapshot = self._trello.board_snapshot(board_id)
-        problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, actions)
-        facts = facts_from_snapshot(
-            snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
-        )
-        return facts, problem
-
-    def _reread_due(self, board_id: str, now: datetime) -> bool:
-        last = self._ledger.get_meta(REREAD_META + board_id)
-        if last is None:
-            return True
-        return now - parse_instant(last) >= timedelta(seconds=self._settings.reread_interval)
-
-    def _window_start(self, now: datetime) -> datetime:
-        """The start of the open months: the first day of last month, local midnight."""
-        local = now.astimezone(self._settings.zone)
-        first_of_month = local.date().replace(day=1)
-        last_month = (first_of_month - timedelta(days=1)).replace(day=1)
-        return datetime.combine(last_month, datetime.min.time(), self._settings.zone)
 
     def _me(self) -> Json:
         """The member who owns the token, asked of Trello once per process."""
@@ -569,13 +431,3 @@ class Syncer:
     def service_member_id(self) -> str:
         """Who the service posts as: only that member's comments carry our markers."""
         return str(self._me()["id"])
-
-    def _planner_config(self, now: datetime, commands: bool, markers: bool) -> PlannerConfig:
-        reply_since = now - timedelta(days=self._settings.reply_history_days)
-        # Asking Trello who owns the token costs a request: only when a command or a
-        # marked comment needs it.
-        mentors = self.mentors() if commands else frozenset()
-        config = self._settings.planner_config(mentors, reply_since)
-        if markers:
-            config = replace(config, service_member_id=self.service_member_id())
-        return config

@@ -24,7 +24,6 @@ from trello_sync.domain.records import (
     StageMove,
 )
 from trello_sync.domain.stages import Stage
-from trello_sync.domain.views import skeleton
 from trello_sync.ledger import schema
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
@@ -173,7 +172,7 @@ def test_card_states_are_the_board_views_cards_of_those_ids(ledger: SqlLedger) -
     assert ledger.card_states(BOARD, []) == {}
 
 
-def test_an_outline_is_the_view_cut_down_to_skeletons_and_recent_comments(
+def test_an_outline_holds_each_card_as_its_outline_and_the_recent_comments(
     ledger: SqlLedger,
 ) -> None:
     # Card A: two sessions, the second edited (a reversal and a correction), an undo.
@@ -197,7 +196,11 @@ def test_an_outline_is_the_view_cut_down_to_skeletons_and_recent_comments(
 
     outline = ledger.board_outline(BOARD, comments_since=at(-100))
     assert outline.checkpoint == view.checkpoint
-    assert dict(outline.cards) == {k: skeleton(card) for k, card in view.cards.items()}
+    assert not outline.cards
+    assert dict(outline.outlines) == {k: card.outline() for k, card in view.cards.items()}
+    # The newest entry is the undo's reversal; the latest session, the correction.
+    assert outline.outlines["cardA"].newest_entry == undo
+    assert outline.outlines["cardA"].latest_session == corrected
     assert dict(outline.comments) == {k: c for k, c in view.comments.items() if k != "old"}
     assert dict(ledger.board_outline(BOARD, comments_since=None).comments) == dict(view.comments)
 

@@ -224,12 +224,9 @@ class Run:
             self.trello = fake
         self.syncer = Syncer(self.settings, self.trello, self.ledger, self.clock)
         if self.faulty:
-            # The faulty run plans in tiny chunks from a spool on disk, from outlines of
-            # the ledger; the replay in one piece from memory, from whole board views:
-            # the two must still end in the same ledger.
+            # The faulty run plans in tiny chunks from a spool on disk; the replay in one
+            # piece from memory: the two must still end in the same ledger.
             self.syncer.chunk_size, self.syncer.spool_memory = self.chunking
-        else:
-            self.syncer.outline_views = False
 
     def _stop_service(self) -> None:
         """Throw every in-memory object away (after a crash, or at the end)."""

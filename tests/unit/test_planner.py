@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from board_script import BOARD_ID, BoardScript
 from planning import RULES, SHARES, apply, config, facts, run_polls
 
-from trello_sync.domain.planner import plan, plan_deleted_comments
+from trello_sync.domain.planner import OutlinedCard, plan, plan_deleted_comments
 from trello_sync.domain.records import BoardView
 from trello_sync.domain.replies import find_marker, marker, reply_id_for
 from trello_sync.domain.rules import PayRules, RuleSet
 from trello_sync.domain.stages import Stage
+from trello_sync.domain.views import held_whole, outlined_except
 
 HISTORY = """
 create Lea in Waiting at 2026-11-01 09:00
@@ -218,7 +220,8 @@ def test_a_deleted_command_comment_is_reversed_only_while_its_card_exists():
     result = plan_deleted_comments(frozenset(), window, view, board, config(), now)
     assert [(e.student, e.amount_cents) for e in result.entries] == [("Lea", -3000)]
     # Dated at the newest action seen, not at the (run-dependent) moment of the re-read.
-    assert view.checkpoint is not None and result.entries[0].recorded_at == view.checkpoint.at
+    newest = max(c.at for c in view.comments.values())
+    assert result.entries[0].recorded_at == newest < now
     assert [r.kind for r in result.replies] == ["deleted"]
     again = plan_deleted_comments(frozenset(), window, apply(view, result), board, config(), now)
     assert again.entries == ()
@@ -312,11 +315,22 @@ def test_old_actions_get_no_reply_but_land_in_the_ledger():
     assert len(result.entries) == 1 and result.replies == ()
 
 
-def test_the_checkpoint_is_the_last_action_applied():
+def test_the_planner_leaves_the_checkpoint_to_the_cycle():
     script = BoardScript()
     actions = script.run(HISTORY)
     result = plan(list(reversed(actions)), BoardView("b"), facts(PROJECTS, script.cards), config())
-    assert result.checkpoint is not None and result.checkpoint.action_id == actions[-1].id
+    assert result.checkpoint is None and len(result.moves) == 8  # created, then active
+
+
+def test_an_action_on_a_card_held_in_outline_is_refused():
+    script, view, _ = start('comment Lea "/session 2026-11-03" at 2026-11-03 18:00')
+    cut = outlined_except(view, keep=())
+    (more,) = script.run('comment Lea "/session 2026-11-04" at 2026-11-04 18:00')
+    with pytest.raises(OutlinedCard):
+        plan([more], cut, facts(PROJECTS, script.cards), config())
+    # Whole again, it is planned as before.
+    whole = held_whole(cut, dict(view.cards))
+    assert len(plan([more], whole, facts(PROJECTS, script.cards), config()).entries) == 1
 
 
 def test_a_command_edited_into_plain_text_is_reversed_with_a_reply():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ from planning import facts, run_polls
 
 from trello_sync.clock import FakeClock
 from trello_sync.domain.reminders import plan_reminders
-from trello_sync.domain.views import skeleton
+from trello_sync.domain.views import held_whole, outlined_except
 from trello_sync.ledger.open import open_ledger
 from trello_sync.sandbox import SandboxState
 from trello_sync.settings import load_settings
@@ -90,8 +89,8 @@ def test_no_reminder_for_waiting_or_handed_off_students():
     assert reminders(view, datetime(2026, 11, 1, tzinfo=UTC)) == []
 
 
-def test_a_skeleton_card_gets_the_reminders_of_the_whole_card():
-    # A long first sync keeps untouched cards as skeletons (views.skeleton): what the
+def test_a_card_in_outline_gets_the_reminders_of_the_whole_card():
+    # A long first sync holds the cards it is not working on in outline: what the
     # time-driven replies read of them must not change.
     view = board(
         """
@@ -109,22 +108,26 @@ def test_a_skeleton_card_gets_the_reminders_of_the_whole_card():
         move Ben to "En pause" at 2026-09-08 09:00
         """
     )
-    cut = replace(view, cards={k: skeleton(card) for k, card in view.cards.items()})
+    cut = outlined_except(view, keep=())
     assert [len(c.entries) for c in view.cards.values()] == [4, 3]
-    assert [len(c.entries) for c in cut.cards.values()] == [2, 1]
-    for card_id, card in cut.cards.items():
+    assert not cut.cards and set(cut.outlines) == set(view.cards)
+    for card_id, outline in cut.outlines.items():
         whole = view.cards[card_id]
-        assert list(card.entries) == [e for e in whole.entries if e in card.entries]  # order
-        assert card.moves == whole.moves and card.card == whole.card
-        newest = max(e.recorded_at for e in whole.entries)
-        assert max(e.recorded_at for e in card.entries) == newest
+        assert outline.moves == whole.moves and outline.card == whole.card
+        assert outline.newest_entry is not None
+        assert outline.newest_entry.recorded_at == max(e.recorded_at for e in whole.entries)
+        sessions = [e for e in whole.entries if not e.is_reversal]
+        assert outline.latest_session == max(sessions, key=lambda e: e.recorded_at)
+    # Ana's newest entry is the undo's reversal; her latest session is the no-show.
+    ana = cut.outlines[view.cards[next(iter(view.cards))].card.card_id]
+    assert ana.newest_entry is not None and ana.newest_entry.is_reversal
+    assert ana.latest_session is not None and ana.latest_session.status == "noshow"
     for days in (10, 20, 40):
         now = datetime(2026, 9, 20, 12, tzinfo=UTC) + timedelta(days=days)
         assert reminders(cut, now) == reminders(view, now)
     assert any(r.kind == "nudge" for r in reminders(cut, datetime(2026, 10, 30, tzinfo=UTC)))
-    small = view.cards[next(iter(view.cards))]
-    small = replace(small, entries=small.entries[:2])
-    assert skeleton(small) is small
+    # Held whole again, the card is the same as before.
+    assert held_whole(cut, dict(view.cards)) == view
 
 
 def test_a_reminder_that_came_due_before_the_bound_is_never_planned():

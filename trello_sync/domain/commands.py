@@ -79,6 +79,8 @@ Command = SessionCommand | UndoCommand | InvalidCommand
 
 
 def looks_like_command(text: str) -> bool:
+    """The one test of whether a comment is a command: its text starts with "/" (after
+    blanks). A command may still be refused; anything else is chatter, never a reply."""
     return text.lstrip().startswith("/")
 
 

@@ -64,7 +64,7 @@ def empty_board_problem(
     gone = moved | {a.card_id for a in actions if a.kind is ActionKind.DELETED}
     active = sum(
         1
-        for card_id, card in view.cards.items()
+        for card_id, card in view.students().items()
         if card.stage is Stage.ACTIVE and card_id not in moved
     )
     if active:

@@ -16,9 +16,10 @@ from trello_sync.domain.commands import (
     InvalidCommand,
     SessionCommand,
     UndoCommand,
+    looks_like_command,
     parse_command,
 )
-from trello_sync.domain.money import Money
+from trello_sync.domain.ids import ReplyKind, deletion_source, reversal_id, source_id
 from trello_sync.domain.projects import ProjectLevel
 from trello_sync.domain.records import (
     AppliedAction,
@@ -46,8 +47,9 @@ from trello_sync.domain.replies import (
     uncommanded_text,
     undone_text,
 )
-from trello_sync.domain.rules import PayRules, Status
+from trello_sync.domain.rules import PayRules
 from trello_sync.domain.stages import Stage, StageMap
+from trello_sync.domain.summary import Tally
 from trello_sync.domain.text import fold
 
 
@@ -58,7 +60,7 @@ class PlannerConfig:
     default_level: int
     mentors: frozenset[str]  # folded usernames allowed to log sessions
     tz: ZoneInfo
-    cap: int = 20
+    cap: int  # the max_students setting; its default is in trello_sync/defaults.toml
     # Actions older than this get no reply (a first sync replays months of history).
     reply_since: datetime | None = None
     # The member the service posts as (the token's owner). A comment carrying a reply's
@@ -89,7 +91,12 @@ class _Board:
     def __init__(self, view: BoardView) -> None:
         self.board_id = view.board_id
         self.cards: dict[str, CardRecord] = {k: c.card for k, c in view.cards.items()}
-        self.moves: dict[str, list[StageMove]] = {k: list(c.moves) for k, c in view.cards.items()}
+        # Cards held in outline count for the board (their stage), but no action may be
+        # applied to them: they are not in `cards`, and `_apply` refuses them.
+        self.outlined = frozenset(view.outlines)
+        self.moves: dict[str, list[StageMove]] = {
+            k: list(c.moves) for k, c in view.students().items()
+        }
         self.entries: dict[str, list[Entry]] = {k: list(c.entries) for k, c in view.cards.items()}
         self.comments: dict[str, AppliedAction] = dict(view.comments)
         self.reversed: set[str] = {
@@ -135,24 +142,20 @@ class _Out:
     posted: list[PostedReply] = field(default_factory=list)
 
 
+class OutlinedCard(ValueError):
+    """An action was to be applied to a card held in outline: a bug of the caller, which
+    must load the cards its actions touch whole first."""
+
+
 def plan(
-    actions: Iterable[Action],
-    view: BoardView,
-    facts: BoardFacts,
-    config: PlannerConfig,
-    *,
-    advance_checkpoint: bool = True,
+    actions: Iterable[Action], view: BoardView, facts: BoardFacts, config: PlannerConfig
 ) -> Plan:
-    """Apply `actions` (not yet applied at their version) in (date, id) order."""
+    """Apply `actions` (not yet applied at their version) in (date, id) order. Where the
+    checkpoint goes is the cycle's decision (domain/cycle.py), not this one's."""
     board = _Board(view)
-    ordered = sorted(actions, key=action_order)
-    for action in ordered:
+    for action in sorted(actions, key=action_order):
         _apply(action, board, facts, config)
-    checkpoint = None
-    if advance_checkpoint and ordered:
-        last = ordered[-1]
-        checkpoint = Checkpoint(last.id, last.date)
-    return _finish(board, checkpoint)
+    return _finish(board, None)
 
 
 def plan_deleted_comments(
@@ -177,6 +180,8 @@ def plan_deleted_comments(
             continue
         if comment.card_id is None or comment.card_id not in facts.present_cards:
             continue  # the card was deleted or moved away: its sessions took place
+        if comment.card_id in board.outlined:
+            raise OutlinedCard(f"card {comment.card_id} is held in outline: load it whole")
         for original in _entries_from(board, comment.card_id, comment.action_id):
             reversal = _reversal(original, comment.action_id, max(seen_until, original.recorded_at))
             board.add_entry(reversal)
@@ -185,8 +190,8 @@ def plan_deleted_comments(
                     make_reply(
                         board.board_id,
                         comment.card_id,
-                        f"{comment.action_id}@deleted",
-                        "deleted",
+                        deletion_source(comment.action_id),
+                        ReplyKind.DELETED,
                         deleted_text(reversal, original),
                     )
                 )
@@ -199,9 +204,10 @@ def _history_seen_until(view: BoardView, now: datetime) -> datetime:
     Not the checkpoint: it can be one of the service's own replies, dated when it was
     posted, which depends on the run (a lost answer, a retry), not on the history."""
     instants = [comment.at for comment in view.comments.values()]
-    for card in view.cards.values():
+    for card in view.students().values():
         instants += [move.at for move in card.moves]
-        instants += [entry.recorded_at for entry in card.entries]
+        if card.newest_entry is not None:
+            instants.append(card.newest_entry.recorded_at)
     if instants:
         return max(instants)
     return view.checkpoint.at if view.checkpoint else now
@@ -226,7 +232,7 @@ def _finish(board: _Board, checkpoint: Checkpoint | None) -> Plan:
 def _apply(action: Action, board: _Board, facts: BoardFacts, config: PlannerConfig) -> None:
     card_id = action.card_id
     is_comment = action.kind is ActionKind.COMMENT
-    text = action.text if is_comment and action.text and action.text.lstrip()[:1] == "/" else None
+    text = action.text if is_comment and action.text and looks_like_command(action.text) else None
     board.out.applied.append(
         AppliedAction(
             board_id=board.board_id,
@@ -240,6 +246,8 @@ def _apply(action: Action, board: _Board, facts: BoardFacts, config: PlannerConf
     )
     if card_id is None or action.kind is ActionKind.OTHER:
         return
+    if card_id in board.outlined:
+        raise OutlinedCard(f"card {card_id} is held in outline: load it whole first")
     _ensure_card(card_id, action, board, facts, config)
     if is_comment:
         _apply_comment(action, card_id, board, facts, config)
@@ -266,7 +274,9 @@ def _apply(action: Action, board: _Board, facts: BoardFacts, config: PlannerConf
         board.out.replies.append(_handoff_reply(action, card_id, board, config))
     if stage is Stage.ACTIVE and before is not Stage.ACTIVE and active_before == config.cap:
         body = cap_warning_text(active_before + 1, config.cap)
-        board.out.replies.append(make_reply(board.board_id, card_id, action.id, "cap", body))
+        board.out.replies.append(
+            make_reply(board.board_id, card_id, action.id, ReplyKind.CAP, body)
+        )
 
 
 def _list_name(action: Action, facts: BoardFacts) -> str | None:
@@ -314,7 +324,7 @@ def _apply_comment(
         board.out.posted.append(PostedReply(reply_id, action.id))
         return
     when = action.edited_at or action.date
-    source = f"{action.id}@{action.version}" if action.version else action.id
+    source = source_id(action.id, action.version)
     reversed_now: list[tuple[Entry, Entry]] = []  # (reversal, original)
     previous = board.comments.get(action.id)
     if previous is not None and previous.version != action.version:
@@ -324,7 +334,7 @@ def _apply_comment(
             board.add_entry(reversal)
             reversed_now.append((reversal, original))
     corrected = bool(reversed_now)
-    if text.lstrip()[:1] == "/":
+    if looks_like_command(text):
         board.comments[action.id] = board.out.applied[-1]
 
     today = when.astimezone(config.tz).date()
@@ -335,7 +345,7 @@ def _apply_comment(
         if corrected and replies:
             body = " ".join(uncommanded_text(rev, orig) for rev, orig in reversed_now)
             board.out.replies.append(
-                make_reply(board.board_id, card_id, source, "uncommanded", body)
+                make_reply(board.board_id, card_id, source, ReplyKind.UNCOMMANDED, body)
             )
         return
     # A refusal or an undo that follows an edit also says what the edit reversed.
@@ -344,7 +354,9 @@ def _apply_comment(
     def refuse(reason: str, usage: bool = True) -> None:
         if replies:
             body = refused_text(reason, usage, reversed_before)
-            board.out.replies.append(make_reply(board.board_id, card_id, source, "refused", body))
+            board.out.replies.append(
+                make_reply(board.board_id, card_id, source, ReplyKind.REFUSED, body)
+            )
 
     if fold(action.member_username) not in config.mentors:
         # Named without the @: a refusal must not notify anyone.
@@ -366,7 +378,7 @@ def _apply_comment(
     if replies:
         totals = _month_totals(board, card_id, entry.session_date, entry.currency)
         body = recorded_text(entry, totals, corrected=corrected)
-        kind = "corrected" if corrected else "recorded"
+        kind = ReplyKind.CORRECTED if corrected else ReplyKind.RECORDED
         board.out.replies.append(make_reply(board.board_id, card_id, source, kind, body))
 
 
@@ -377,7 +389,7 @@ def _entries_from(board: _Board, card_id: str, action_id: str) -> list[Entry]:
 def _reversal(original: Entry, source_action_id: str, when: datetime) -> Entry:
     return replace(
         original,
-        entry_id=f"{original.entry_id}~rev",
+        entry_id=reversal_id(original.entry_id),
         recorded_at=when,
         amount_cents=-original.amount_cents,
         source_action_id=source_action_id,
@@ -399,14 +411,18 @@ def _undo(
         if replies:
             reason = "there is no entry on this card left to undo"
             body = refused_text(reason, with_usage=False, reversed_before=reversed_before)
-            board.out.replies.append(make_reply(board.board_id, card_id, source, "refused", body))
+            board.out.replies.append(
+                make_reply(board.board_id, card_id, source, ReplyKind.REFUSED, body)
+            )
         return
     original = max(live, key=lambda e: (e.recorded_at, e.entry_id))
     reversal = _reversal(original, action.id, when)
     board.add_entry(reversal)
     if replies:
         body = " ".join(filter(None, (undone_text(reversal, original), reversed_before)))
-        board.out.replies.append(make_reply(board.board_id, card_id, source, "undone", body))
+        board.out.replies.append(
+            make_reply(board.board_id, card_id, source, ReplyKind.UNDONE, body)
+        )
 
 
 def _session_problem(
@@ -470,7 +486,7 @@ def _session_entry(
         student=student,
         project=project,
         level=level,
-        status=command.status.value,
+        status=command.status,
         session_date=command.session_date,
         duration_minutes=command.duration_minutes,
         note=command.note,
@@ -484,36 +500,31 @@ def _session_entry(
 
 
 def _month_totals(board: _Board, card_id: str, day: date, currency: str) -> MonthTotals:
-    month = day.strftime("%Y-%m")
-    in_month = [
-        e for e in board.entries.get(card_id, []) if e.session_date.strftime("%Y-%m") == month
-    ]
-    sessions = sum(
-        1 for e in board.live_entries(card_id) if e.status == Status.DONE.value and e in in_month
-    )
-    total = sum((e.amount_cents for e in in_month if e.currency == currency), 0)
-    return MonthTotals(month, sessions, Money(total, currency))
+    # Reversals are netted by the month summary, as in the report and the statements.
+    return MonthTotals.of(board.entries.get(card_id, []), day, currency)
 
 
 def _handoff_reply(action: Action, card_id: str, board: _Board, config: PlannerConfig) -> Reply:
     moves = board.moves.get(card_id, [])
     first_active = next((m.at for m in moves if m.stage is Stage.ACTIVE), None)
     entries = board.entries.get(card_id, [])
-    sessions = sum(1 for e in board.live_entries(card_id) if e.status == Status.DONE.value)
+    # The whole mentorship, netted as every month's summary is.
+    tally = Tally()
+    for entry in entries:
+        tally.add(entry)
     currency = (
         entries[0].currency
         if entries
         else config.rules.in_force(action.date.astimezone(config.tz).date()).currency
     )
-    total = Money(sum(e.amount_cents for e in entries if e.currency == currency), currency)
     body = handoff_text(
         board.cards[card_id].name,
         first_active.astimezone(config.tz).date() if first_active else None,
         action.date.astimezone(config.tz).date(),
-        sessions,
-        total,
+        tally.sessions,
+        tally.amount(currency),
     )
-    return make_reply(board.board_id, card_id, action.id, "handoff", body)
+    return make_reply(board.board_id, card_id, action.id, ReplyKind.HANDOFF, body)
 
 
 def _replies_allowed(config: PlannerConfig, when: datetime) -> bool:

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.money import Money
+from trello_sync.domain.rules import Status
 from trello_sync.domain.stages import Stage
 
 
@@ -21,7 +23,7 @@ class Entry:
     student: str
     project: str | None
     level: int
-    status: str  # done, noshow, late, cancel
+    status: Status
     session_date: date
     duration_minutes: int | None
     note: str
@@ -75,7 +77,7 @@ class Reply:
     board_id: str
     card_id: str
     source_action_id: str
-    kind: str
+    kind: ReplyKind
     text: str
 
 
@@ -106,9 +108,15 @@ class Checkpoint:
     at: datetime
 
 
+def _latest_first(entry: Entry) -> tuple[datetime, str, str]:
+    # The order of the ledger's entries_by_card index (its outline read walks it).
+    return (entry.recorded_at, entry.source_action_id, entry.entry_id)
+
+
 @dataclass(frozen=True, slots=True)
 class CardState:
-    """What the ledger knows of one card: first-seen facts, stage history, entries."""
+    """A card held whole: first-seen facts, stage history, every entry. The planner
+    applies actions only to whole cards."""
 
     card: CardRecord
     moves: tuple[StageMove, ...] = ()
@@ -118,16 +126,58 @@ class CardState:
     def stage(self) -> Stage | None:
         return self.moves[-1].stage if self.moves else None
 
+    @property
+    def latest_session(self) -> Entry | None:
+        """The newest entry that is not a reversal (when the student was last seen)."""
+        sessions = [entry for entry in self.entries if not entry.is_reversal]
+        return max(sessions, key=_latest_first) if sessions else None
+
+    @property
+    def newest_entry(self) -> Entry | None:
+        return max(self.entries, key=_latest_first) if self.entries else None
+
+    def outline(self) -> CardOutline:
+        return CardOutline(self.card, self.moves, self.latest_session, self.newest_entry)
+
+
+@dataclass(frozen=True, slots=True)
+class CardOutline:
+    """A card held in outline: its stage history and the two entries that time-driven
+    replies and the board's newest instant read, not its whole history. A long history
+    holds the cards it is working on whole and the others in outline. It has no
+    `entries`: nothing can apply an action to it (load it whole first)."""
+
+    card: CardRecord
+    moves: tuple[StageMove, ...] = ()
+    latest_session: Entry | None = None
+    newest_entry: Entry | None = None
+
+    @property
+    def stage(self) -> Stage | None:
+        return self.moves[-1].stage if self.moves else None
+
 
 @dataclass(frozen=True, slots=True)
 class BoardView:
-    """The part of the ledger the planner reads for one board."""
+    """The part of the ledger a board's cycle reads: cards whole or in outline (a card
+    is in one of the two, never both), the recent command comments, the checkpoint."""
 
     board_id: str
     cards: Mapping[str, CardState] = field(default_factory=dict)
+    outlines: Mapping[str, CardOutline] = field(default_factory=dict)
     # Command comments applied on this board (latest version of each), by action id.
     comments: Mapping[str, AppliedAction] = field(default_factory=dict)
     checkpoint: Checkpoint | None = None
+    # Ids of the time-driven replies (reminders) already in the outbox.
+    reminders_sent: frozenset[str] = frozenset()
+    # When the ledger first synced the board (None: never, or by an older version),
+    # and when it last re-read the open months' comments.
+    first_synced: datetime | None = None
+    last_reread: datetime | None = None
+
+    def students(self) -> Mapping[str, CardState | CardOutline]:
+        """Every card, whole or in outline, by id."""
+        return {**self.outlines, **self.cards}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +191,21 @@ class Plan:
     applied: tuple[AppliedAction, ...] = ()
     posted: tuple[PostedReply, ...] = ()
     checkpoint: Checkpoint | None = None
+    # Written in the same transaction: when the board was first synced (set once),
+    # when the open months' comments were last re-read, and whether the board's flag
+    # (a board that looked wiped) is cleared.
+    first_synced: datetime | None = None
+    reread_at: datetime | None = None
+    clear_flag: bool = False
 
     @property
     def is_empty(self) -> bool:
         return not (
             self.entries or self.moves or self.cards or self.replies or self.applied or self.posted
+        )
+
+    @property
+    def writes_nothing(self) -> bool:
+        return self.is_empty and not (
+            self.checkpoint or self.first_synced or self.reread_at or self.clear_flag
         )

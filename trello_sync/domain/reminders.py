@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from trello_sync.domain.records import BoardView, CardState, Reply
+from trello_sync.domain.ids import ReplyKind
+from trello_sync.domain.records import BoardView, CardOutline, CardState, Reply
 from trello_sync.domain.replies import make_reply, nudge_text, pause_reminder_text
 from trello_sync.domain.stages import Stage
 
@@ -36,30 +37,33 @@ def plan_reminders(
         return now > at and (due_since is None or at >= due_since)
 
     replies: list[Reply] = []
-    for card_id, card in sorted(view.cards.items()):
+    for card_id, card in sorted(view.students().items()):
         if not card.moves:
             continue
         last = card.moves[-1]
         if last.stage is Stage.PAUSED and due(last.at, pause_warning_days):
             body = pause_reminder_text(card.card.name, (now - last.at).days, _day(last.at, tz))
             replies.append(
-                make_reply(view.board_id, card_id, last.source_action_id, "pause_reminder", body)
+                make_reply(
+                    view.board_id, card_id, last.source_action_id, ReplyKind.PAUSE_REMINDER, body
+                )
             )
         elif last.stage is Stage.ACTIVE:
             since, source = _last_activity(card)
             if due(since, nudge_days):
                 body = nudge_text(card.card.name, _day(since, tz), (now - since).days)
-                replies.append(make_reply(view.board_id, card_id, source, "nudge", body))
+                replies.append(make_reply(view.board_id, card_id, source, ReplyKind.NUDGE, body))
     return replies
 
 
-def _last_activity(card: CardState) -> tuple[datetime, str]:
-    """When the current active episode last saw a session (or began)."""
+def _last_activity(card: CardState | CardOutline) -> tuple[datetime, str]:
+    """When the current active episode last saw a session (or began). A card in outline
+    holds its latest session: reminders read nothing else of its entries."""
     last_move = card.moves[-1]
     latest = (last_move.at, last_move.source_action_id)
-    for entry in card.entries:
-        if not entry.is_reversal and (entry.recorded_at, entry.source_action_id) > latest:
-            latest = (entry.recorded_at, entry.source_action_id)
+    session = card.latest_session
+    if session is not None and (session.recorded_at, session.source_action_id) > latest:
+        latest = (session.recorded_at, session.source_action_id)
     return latest
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from trello_sync.domain.commands import USAGE
+from trello_sync.domain.ids import ReplyKind, action_of_source, reply_id_for
 from trello_sync.domain.money import Money
 from trello_sync.domain.records import Entry, Reply
+from trello_sync.domain.summary import MonthSummary, month_of
 
 # The marker lets a restarted service see which replies Trello already shows, and makes
 # sure the service never reads its own comment as a command.
@@ -98,12 +100,6 @@ def _block_look_alike(match: re.Match[str]) -> str:
 # --- the reply as a whole ---------------------------------------------------------------
 
 
-def reply_id_for(board_id: str, source: str, kind: str) -> str:
-    """Derived from (board, source action, kind): planning the same reply twice is a no-op."""
-    digest = hashlib.sha256(f"{board_id}|{source}|{kind}".encode()).hexdigest()
-    return digest[:16]
-
-
 def marker(reply_id: str) -> str:
     return f"{MARKER_PREFIX}{reply_id}]"
 
@@ -126,10 +122,10 @@ def _last_marker(text: str) -> re.Match[str] | None:
     return found[-1] if found else None
 
 
-def make_reply(board_id: str, card_id: str, source: str, kind: str, body: str) -> Reply:
+def make_reply(board_id: str, card_id: str, source: str, kind: ReplyKind, body: str) -> Reply:
     reply_id = reply_id_for(board_id, source, kind)
     text = fit_comment(f"🤖 {body}\n\n{marker(reply_id)}")
-    return Reply(reply_id, board_id, card_id, source.split("@", 1)[0], kind, text)
+    return Reply(reply_id, board_id, card_id, action_of_source(source), kind, text)
 
 
 def comment_length(text: str) -> int:
@@ -175,9 +171,19 @@ def _level(entry: Entry) -> str:
 
 @dataclass(frozen=True)
 class MonthTotals:
+    """A student's month as a reply shows it: the net sessions, and the amount in the
+    currency of the entry the reply is about."""
+
     month: str  # YYYY-MM
     sessions: int
     total: Money
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry], day: date, currency: str) -> MonthTotals:
+        """The month of `day` in `entries` (one student's). Sessions count in every
+        currency; the amount is in `currency` only, as two currencies do not add up."""
+        summary: MonthSummary[None] = MonthSummary.of(month_of(day), entries)
+        return cls(summary.month, summary.total.sessions, summary.total.amount(currency))
 
 
 STATUS_WORDS = {

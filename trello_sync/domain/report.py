@@ -1,4 +1,8 @@
-"""The monthly report, as data: per student, per level, the cap, and what needs a look."""
+"""The monthly report, as data: per student, per level, the cap, and what needs a look.
+
+Sessions and amounts are the month summary's (domain/summary.py): net of reversals, and
+in the currencies the month's entries were paid in, whatever today's rules say.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trello_sync.domain.records import CardRecord, Entry, StageMove
-from trello_sync.domain.rules import Status
 from trello_sync.domain.stages import PIPELINE_STAGES, Stage
+from trello_sync.domain.summary import (
+    CardKey,
+    LevelKey,
+    MonthSummary,
+    Tally,
+    card_key,
+    level_key,
+)
 
 # The handbook: plan about one hour per student per week.
 HOURS_PER_STUDENT_WEEK = 1
@@ -21,19 +32,23 @@ class StudentLine:
     stage: Stage | None
     project: str | None
     level: int
-    sessions: int = 0
-    amount_cents: int = 0
+    tally: Tally = field(default_factory=Tally)  # this student's entries of the month
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def sessions(self) -> int:
+        return self.tally.sessions
 
 
 @dataclass
 class Report:
     month: str
-    currency: str
+    # The currencies the month's entries were paid in (sorted); today's rules' currency
+    # for a month without entries.
+    currencies: tuple[str, ...]
     students: list[StudentLine]
-    per_level: dict[int, tuple[int, int]]  # level -> (sessions, cents)
-    total_sessions: int
-    total_cents: int
+    per_level: dict[int, Tally]
+    total: Tally
     active: int
     cap: int
 
@@ -54,6 +69,7 @@ def build_report(
     cap: int,
     currency: str,
 ) -> Report:
+    """`currency`: the currency of today's rules, shown for a month that has no entries."""
     latest: dict[tuple[str, str], StageMove] = {}
     for move in moves:
         key = (move.board_id, move.card_id)
@@ -69,7 +85,7 @@ def build_report(
         lines[key] = StudentLine(
             card.board_id, card.card_id, card.name, stage, card.project, card.level
         )
-    per_level: dict[int, tuple[int, int]] = {}
+    summary: MonthSummary[CardKey | LevelKey] = MonthSummary(month, _report_groups)
     for entry in entries:
         key = (entry.board_id, entry.card_id)
         line = lines.get(key)
@@ -79,15 +95,9 @@ def build_report(
             )
         # The latest entry's project and level are what was actually paid.
         line.project, line.level = entry.project or line.project, entry.level
-        if entry.session_date.strftime("%Y-%m") != month or entry.currency != currency:
-            continue
-        done = 1 if entry.status == Status.DONE.value else 0
-        done = -done if entry.is_reversal else done
-        line.sessions += done
-        line.amount_cents += entry.amount_cents
-        sessions, cents = per_level.get(entry.level, (0, 0))
-        per_level[entry.level] = (sessions + done, cents + entry.amount_cents)
-    for line in lines.values():
+        summary.add(entry)
+    for (board_id, card_id), line in lines.items():
+        line.tally = summary.group(CardKey(board_id, card_id))
         if line.project is None:
             line.flags.append("no project")
         if line.stage is Stage.DELETED:
@@ -97,19 +107,26 @@ def build_report(
     shown = [
         line
         for line in lines.values()
-        if line.stage in PIPELINE_STAGES or line.amount_cents or line.sessions or line.flags
+        if line.stage in PIPELINE_STAGES
+        or line.sessions
+        or any(line.tally.cents.values())
+        or line.flags
     ]
     shown.sort(key=lambda s: (_stage_order(s.stage), s.student.casefold(), s.card_id))
+    per_level = {key.level: tally for key, tally in summary.items() if isinstance(key, LevelKey)}
     return Report(
         month=month,
-        currency=currency,
+        currencies=summary.total.currencies or (currency,),
         students=shown,
         per_level=dict(sorted(per_level.items())),
-        total_sessions=sum(s for s, _ in per_level.values()),
-        total_cents=sum(c for _, c in per_level.values()),
+        total=summary.total,
         active=sum(1 for line in lines.values() if line.stage is Stage.ACTIVE),
         cap=cap,
     )
+
+
+def _report_groups(entry: Entry) -> tuple[CardKey, LevelKey]:
+    return card_key(entry), level_key(entry)
 
 
 def _stage_order(stage: Stage | None) -> int:

@@ -1,17 +1,20 @@
-"""Pure helpers over plans: what a view looks like after a plan, and two plans as one."""
+"""Pure helpers over views and plans: a view after a plan, two plans as one, and which
+cards a view holds whole or in outline."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import replace
-from datetime import datetime
 
-from trello_sync.domain.records import BoardView, CardState, Entry, Plan
+from trello_sync.domain.records import BoardView, CardState, Plan
 
 
 def apply_plan(view: BoardView, plan: Plan) -> BoardView:
     """The view the ledger would give after committing `plan` (used to chain planning
     steps inside one cycle, so that the cycle still commits once)."""
     cards = dict(view.cards)
+    if any(card_id in view.outlines for card_id in _cards_of(plan)):
+        raise ValueError("a plan writes to a card held in outline: load it whole first")
     for record in plan.cards:
         cards.setdefault(record.card_id, CardState(record))
     for move in plan.moves:
@@ -30,7 +33,11 @@ def apply_plan(view: BoardView, plan: Plan) -> BoardView:
         or (plan.checkpoint.at, plan.checkpoint.action_id) > (checkpoint.at, checkpoint.action_id)
     ):
         checkpoint = plan.checkpoint
-    return BoardView(view.board_id, cards, comments, checkpoint)
+    return replace(view, cards=cards, comments=comments, checkpoint=checkpoint)
+
+
+def _cards_of(plan: Plan) -> set[str]:
+    return {m.card_id for m in plan.moves} | {e.card_id for e in plan.entries}
 
 
 def merge_plans(first: Plan, second: Plan) -> Plan:
@@ -42,25 +49,25 @@ def merge_plans(first: Plan, second: Plan) -> Plan:
         applied=first.applied + second.applied,
         posted=first.posted + second.posted,
         checkpoint=second.checkpoint or first.checkpoint,
+        first_synced=second.first_synced or first.first_synced,
+        reread_at=second.reread_at or first.reread_at,
+        clear_flag=first.clear_flag or second.clear_flag,
     )
 
 
-def skeleton(card: CardState) -> CardState:
-    """A card with only the entries read of a card that no action of the cycle touches:
-    its latest session (what a nudge reads) and its newest entry (the newest instant of
-    its history). The rest stays in the ledger: a long first sync holds only the cards
-    it is working on. A skeleton must be loaded whole again before the planner applies
-    an action to its card."""
-    entries = card.entries
-    if len(entries) <= 2:
-        return card
-    keep = {max(range(len(entries)), key=lambda i: _latest_first(entries[i]))}
-    sessions = [i for i, entry in enumerate(entries) if not entry.is_reversal]
-    if sessions:
-        keep.add(max(sessions, key=lambda i: _latest_first(entries[i])))
-    return replace(card, entries=tuple(entries[i] for i in sorted(keep)))
+def held_whole(view: BoardView, whole: Mapping[str, CardState]) -> BoardView:
+    """The view with these cards (read whole from the ledger) no longer in outline."""
+    if not whole:
+        return view
+    outlines = {k: v for k, v in view.outlines.items() if k not in whole}
+    return replace(view, cards={**view.cards, **whole}, outlines=outlines)
 
 
-def _latest_first(entry: Entry) -> tuple[datetime, str, str]:
-    # The order of the ledger's entries_by_card index, which picks the same two.
-    return (entry.recorded_at, entry.source_action_id, entry.entry_id)
+def outlined_except(view: BoardView, keep: Collection[str]) -> BoardView:
+    """The view with every whole card but those in `keep` held in outline: a long
+    history keeps whole only the students it is working on."""
+    cut = {k: card.outline() for k, card in view.cards.items() if k not in keep}
+    if not cut:
+        return view
+    cards = {k: card for k, card in view.cards.items() if k in keep}
+    return replace(view, cards=cards, outlines={**view.outlines, **cut})

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
+from trello_sync.domain.actions import format_instant
 from trello_sync.domain.records import (
     BoardView,
     CardRecord,
@@ -235,6 +236,7 @@ class SqlLedger:
                 if plan.checkpoint is not None:
                     self._ensure_board(conn, board_id)
                     _advance_checkpoint(conn, board_id, plan.checkpoint)
+                self._write_board_notes(conn, board_id, plan)
         except LedgerError as error:
             # A unique or foreign key violation the checks below did not foresee is still
             # a conflict with what the ledger holds: the whole plan was rolled back.
@@ -400,12 +402,30 @@ class SqlLedger:
         return None if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            self._upsert_meta(conn, key, value)
+
+    def _upsert_meta(self, conn: Connection, key: str, value: str) -> None:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         upsert = dialect.insert(meta).values(key=key, value=value)
-        with self._write() as conn:
-            conn.execute(
-                upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+    def _write_board_notes(self, conn: Connection, board_id: str, plan: Plan) -> None:
+        """The plan's notes on the board, in the plan's own transaction."""
+        if plan.first_synced is not None:
+            key = reads.FIRST_SYNC_META + board_id
+            first = dialect_insert(self.dialect, meta).values(
+                key=key, value=format_instant(plan.first_synced)
             )
+            conn.execute(first.on_conflict_do_nothing(index_elements=["key"]))  # set once
+        if plan.reread_at is not None:
+            self._upsert_meta(conn, reads.REREAD_META + board_id, format_instant(plan.reread_at))
+        if plan.clear_flag:
+            conn.execute(update(boards).where(boards.c.board_id == board_id).values(flag=None))
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def _for_board(query: Select[Any], table: Table, board_id: str | None) -> Select[Any]:

@@ -85,12 +85,15 @@ class LedgerStore(Protocol):
         ...
 
     # --- the planner's view and the one commit ---------------------------------------
-    def board_view(self, board_id: str) -> BoardView: ...
+    def board_view(self, board_id: str) -> BoardView:
+        """The whole board at once, every card whole (tests and copies read it so)."""
+        ...
 
     def board_outline(self, board_id: str, comments_since: datetime | None) -> BoardView:
-        """board_view with each card cut down to its skeleton (views.skeleton) and only
-        the comments dated from `comments_since` on (all with None): what a cycle reads
-        before it knows which cards its actions touch (it loads those with card_states).
+        """What a cycle reads before it knows which cards its actions touch: every card
+        in outline (`CardOutline`), the command comments dated from `comments_since` on
+        (all with None), the checkpoint, the reminders planned and the board's notes. The
+        cycle then loads whole, with card_states, the cards it applies actions to.
         """
         ...
 
