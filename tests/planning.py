@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from board_script import BOARD_ID
 
-from trello_sync.domain.actions import Action
+from trello_sync.domain.actions import Action, action_order
 from trello_sync.domain.planner import BoardFacts, CardFacts, PlannerConfig, plan
 from trello_sync.domain.projects import ProjectLevel, ProjectTable
-from trello_sync.domain.records import BoardView, Plan
+from trello_sync.domain.records import BoardView, Checkpoint, Plan
 from trello_sync.domain.rules import PayRules, RuleSet, Status
 from trello_sync.domain.stages import StageMap
 from trello_sync.domain.views import apply_plan
@@ -76,6 +76,9 @@ def run_polls(
     plans = []
     for actions in polls:
         result = plan(actions, view, board_facts, cfg or config())
+        if actions:  # the checkpoint at the poll's newest action, as the cycle sets it
+            newest = max(actions, key=action_order)
+            result = replace(result, checkpoint=Checkpoint(newest.id, newest.date))
         plans.append(result)
         view = apply(view, result)
     return view, plans

@@ -17,7 +17,7 @@ from rich.console import Console
 from trello_sync.app import open_app
 from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe, export, progress_factory, report
-from trello_sync.ledger.store import LedgerStore
+from trello_sync.ledger.store import LedgerStore, ReplyStatus
 from trello_sync.logs import setup_logging
 from trello_sync.sandbox import DemoBoard, SandboxServer, SandboxState, build_demo_board
 from trello_sync.sandbox.demo_board import local_zone
@@ -114,7 +114,7 @@ def _active_students(state: SandboxState, demo: DemoBoard) -> list[str]:
 
 def _print_replies(ledger: LedgerStore, console: Console, seen: set[str]) -> None:
     replies = [r for r in ledger.replies() if r.reply_id not in seen]
-    posted = [r for r in replies if r.status == "posted"]
+    posted = [r for r in replies if r.status is ReplyStatus.POSTED]
     console.print(f"[bold]{len(posted)} repl{'y' if len(posted) == 1 else 'ies'} posted:[/]")
     for reply in posted:
         body = reply.text.split("\n\n[trello-sync ref:")[0]

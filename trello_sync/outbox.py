@@ -27,7 +27,7 @@ from trello_sync.crash import crash_point
 from trello_sync.domain.actions import parse_instant
 from trello_sync.domain.records import AppliedAction, Plan, PostedReply
 from trello_sync.domain.replies import find_marker, fit_comment
-from trello_sync.ledger.store import Lease, LeaseLost, LedgerStore, OutboxReply
+from trello_sync.ledger.store import Lease, LeaseLost, LedgerStore, OutboxReply, ReplyStatus
 from trello_sync.trello.port import (
     PostOutcomeUnknown,
     TrelloError,
@@ -77,7 +77,7 @@ class Outbox:
         """Post what is due; with a lease, every write is fenced by it (LeaseLost stops)."""
         result = OutboxResult()
         for reply in self._ledger.replies(board_id):
-            if reply.status not in ("pending", "attempted"):
+            if reply.status not in (ReplyStatus.PENDING, ReplyStatus.ATTEMPTED):
                 continue
             try:
                 self._post_one(reply, result, lease)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.actions import format_instant
+from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.records import (
     BoardView,
     CardRecord,
@@ -60,9 +61,15 @@ from trello_sync.ledger.store import (
     LedgerConflict,
     LedgerError,
     OutboxReply,
+    ReplyStatus,
 )
 
-PENDING, ATTEMPTED, POSTED, FAILED = "pending", "attempted", "posted", "failed"
+PENDING, ATTEMPTED, POSTED, FAILED = (
+    ReplyStatus.PENDING,
+    ReplyStatus.ATTEMPTED,
+    ReplyStatus.POSTED,
+    ReplyStatus.FAILED,
+)
 FAILURE_MAX = 500  # characters of a failed reply's reason kept
 IN_CHUNK = reads.IN_LIST_MAX
 STREAM_ROWS = 500  # rows fetched at a time when streaming entries
@@ -306,7 +313,7 @@ class SqlLedger:
         if status is not None:
             query = query.where(replies.c.status == status)
         with self._read() as conn:
-            return [OutboxReply(**row._asdict()) for row in conn.execute(query)]
+            return [_outbox_reply(row._asdict()) for row in conn.execute(query)]
 
     def mark_attempted(
         self,
@@ -422,6 +429,12 @@ class SqlLedger:
             self._upsert_meta(conn, reads.REREAD_META + board_id, format_instant(plan.reread_at))
         if plan.clear_flag:
             conn.execute(update(boards).where(boards.c.board_id == board_id).values(flag=None))
+
+
+def _outbox_reply(row: dict[str, Any]) -> OutboxReply:
+    return OutboxReply(
+        **{**row, "kind": ReplyKind(row["kind"]), "status": ReplyStatus(row["status"])}
+    )
 
 
 def dialect_insert(dialect: str, table: Table) -> Any:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
+from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.records import (
     BoardView,
     CardRecord,
@@ -40,15 +42,24 @@ class Lease:
     expires_at: datetime
 
 
+class ReplyStatus(StrEnum):
+    """Where a reply is in the outbox. Stored by value."""
+
+    PENDING = "pending"  # planned, not tried yet
+    ATTEMPTED = "attempted"  # a post was tried: the board is asked before trying again
+    POSTED = "posted"
+    FAILED = "failed"  # given up (Trello refuses it as it is, or its card is gone)
+
+
 @dataclass(frozen=True)
 class OutboxReply:
     reply_id: str
     board_id: str
     card_id: str
     source_action_id: str
-    kind: str
+    kind: ReplyKind
     text: str
-    status: str  # "pending", "attempted", "posted" or "failed" (given up)
+    status: ReplyStatus
     created_at: datetime
     attempted_at: datetime | None = None
     attempts: int = 0
