@@ -12,6 +12,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from trello_sync.clock import FakeClock
+from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.records import (
     AppliedAction,
     CardRecord,
@@ -81,7 +82,9 @@ def sample_plan() -> Plan:
         AppliedAction(BOARD, "act-m1", "", "cardA", "card_in_list", at(0)),
         AppliedAction(BOARD, "act-e1", "", "cardA", "comment", at(60), "/session 45m"),
     )
-    reply = Reply("r-e1", BOARD, "cardA", "act-e1", "session", "Session recorded: 40.00 EUR")
+    reply = Reply(
+        "r-e1", BOARD, "cardA", "act-e1", ReplyKind.RECORDED, "Session recorded: 40.00 EUR"
+    )
     return Plan(
         entries=(entry("e1", amount_cents=1750, share_percent=50, status="late"),),
         moves=moves,
@@ -235,7 +238,7 @@ def test_same_entry_id_with_other_content_writes_nothing(ledger: SqlLedger) -> N
     conflicting = Plan(
         entries=(entry("e2"), entry("e1", amount_cents=4000)),
         moves=(StageMove(BOARD, "cardA", "act-m3", at(90), Stage.PAUSED, "l3", "Paused"),),
-        replies=(Reply("r-e2", BOARD, "cardA", "act-e2", "session", "..."),),
+        replies=(Reply("r-e2", BOARD, "cardA", "act-e2", ReplyKind.RECORDED, "..."),),
         applied=(AppliedAction(BOARD, "act-e2", "", "cardA", "comment", at(90), "/session"),),
         posted=(PostedReply("r-e1", "comment-9"),),
         checkpoint=Checkpoint("act-e2", at(90)),
@@ -327,12 +330,14 @@ def test_an_entry_is_reversed_at_most_once(ledger: SqlLedger) -> None:
 
 
 def test_outbox_status_transitions(ledger: SqlLedger, clock: FakeClock) -> None:
-    reply_a = Reply("r-a", BOARD, "cardA", "act-a", "session", "a")
-    reply_b = Reply("r-b", "board2", "cardB", "act-b", "session", "b")
+    reply_a = Reply("r-a", BOARD, "cardA", "act-a", ReplyKind.RECORDED, "a")
+    reply_b = Reply("r-b", "board2", "cardB", "act-b", ReplyKind.RECORDED, "b")
     ledger.commit(BOARD, Plan(replies=(reply_a,)))
     ledger.commit("board2", Plan(replies=(reply_b,)))
     clock.advance(60)
-    ledger.commit(BOARD, Plan(replies=(Reply("r-0", BOARD, "cardA", "act-0", "x", "0"),)))
+    ledger.commit(
+        BOARD, Plan(replies=(Reply("r-0", BOARD, "cardA", "act-0", ReplyKind.NUDGE, "0"),))
+    )
     assert [r.reply_id for r in ledger.replies()] == ["r-a", "r-b", "r-0"]
     assert [r.reply_id for r in ledger.replies(board_id=BOARD)] == ["r-a", "r-0"]
 
@@ -356,8 +361,12 @@ def test_outbox_status_transitions(ledger: SqlLedger, clock: FakeClock) -> None:
 def test_a_reply_given_up_keeps_its_reason_and_a_posted_one_stays_posted(
     ledger: SqlLedger,
 ) -> None:
-    ledger.commit(BOARD, Plan(replies=(Reply("r-a", BOARD, "cardA", "act-a", "x", "a"),)))
-    ledger.commit(BOARD, Plan(replies=(Reply("r-b", BOARD, "cardA", "act-b", "x", "b"),)))
+    ledger.commit(
+        BOARD, Plan(replies=(Reply("r-a", BOARD, "cardA", "act-a", ReplyKind.NUDGE, "a"),))
+    )
+    ledger.commit(
+        BOARD, Plan(replies=(Reply("r-b", BOARD, "cardA", "act-b", ReplyKind.NUDGE, "b"),))
+    )
     ledger.mark_attempted("r-a", at(1))
     ledger.mark_failed("r-a", "Trello refused it: HTTP 400: " + "x" * 2000)
     (failed,) = ledger.replies(status="failed")

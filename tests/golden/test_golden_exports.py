@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -94,6 +96,22 @@ def sync_and_export(settings: Settings, clock: FakeClock, folder: Path) -> None:
         assert commands.export(app, folder / "exports") == 0
 
 
+@pytest.fixture
+def logging_as_it_was() -> Iterator[None]:
+    """The demo sets up the process's logging, as the CLI does: put it back afterwards,
+    so that the tests after this one log as they expect."""
+    root, ours = logging.getLogger(), logging.getLogger("trello_sync")
+    handlers, levels = list(root.handlers), (root.level, ours.level)
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
+
+
+@pytest.mark.usefixtures("logging_as_it_was")
 def test_the_demo(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
     quiet = Console(file=io.StringIO(), width=120)
