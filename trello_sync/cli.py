@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return migrate_ledger(settings, args.to, clock)
     if args.command == "check":
-        from trello_sync.commands import check
+        from trello_sync.checkup import check
 
         return check(settings, clock)
     if args.command == "export":

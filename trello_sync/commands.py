@@ -9,12 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from trello_sync.app import App, make_trello
+from trello_sync.app import App
 from trello_sync.clock import Clock
-from trello_sync.domain.checks import ledger_problems, list_mapping
-from trello_sync.domain.money import format_cents
 from trello_sync.domain.report import build_report
-from trello_sync.domain.text import fold
 from trello_sync.export import export_ledger
 from trello_sync.ledger.open import (
     ledger_exists,
@@ -22,14 +19,10 @@ from trello_sync.ledger.open import (
     open_ledger,
     shown_ledger,
 )
-from trello_sync.ledger.schema import LATEST_VERSION
-from trello_sync.ledger.store import LedgerError
-from trello_sync.preflight import export_dir_problem
 from trello_sync.report_view import render_report
 from trello_sync.settings import ConfigError, Settings, env_name
-from trello_sync.sync import BoardOutcome, board_not_found
-from trello_sync.trello.client import HttpTrello
-from trello_sync.trello.port import PageProgress, TrelloAuthError, TrelloError, TrelloNotFound
+from trello_sync.sync import BoardOutcome
+from trello_sync.trello.port import PageProgress
 
 BOARDS_SETTING = env_name("boards")
 
@@ -143,115 +136,6 @@ def report(app: App, month: str | None, *, console: Console | None = None) -> in
     )
     render_report(data, console)
     return 0
-
-
-def check(settings: Settings, clock: Clock) -> int:
-    """One line per problem (exit 2 if any); notes and confirmations otherwise.
-
-    Creates nothing: a ledger that does not exist yet is a note, and an existing one is
-    read as it is (not migrated)."""
-    problems: list[str] = []
-    notes: list[str] = []
-    if not settings.boards:
-        problems.append(f"{BOARDS_SETTING}: no board configured")
-    _check_ledger(settings, clock, problems, notes)
-    export_problem = export_dir_problem(settings.export_dir)
-    if export_problem:
-        problems.append(export_problem)
-    try:
-        trello = make_trello(settings, clock)
-    except ConfigError as error:
-        problems.append(str(error))
-    else:
-        try:
-            _check_trello(settings, trello, problems, notes)
-        except TrelloAuthError as error:
-            problems.append(str(error))
-        except TrelloError as error:
-            problems.append(f"Trello: {error}")
-        finally:
-            trello.close()
-    rule_set = settings.pay().in_force(clock.now().astimezone(settings.zone).date())
-    rates = ", ".join(
-        f"L{level} {format_cents(cents)}" for level, cents in sorted(rule_set.rates.items())
-    )
-    notes.append(f"pay rules in force: {rates} {rule_set.currency}")
-    for note in notes:
-        print(note)
-    for problem in problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    return 2 if problems else 0
-
-
-def _check_ledger(settings: Settings, clock: Clock, problems: list[str], notes: list[str]) -> None:
-    url = settings.database_url
-    try:
-        location = ledger_location_problem(url)
-        if location:
-            problems.append(f"TRELLO_SYNC_DATABASE_URL: {location}")
-            return
-        if not ledger_exists(url):
-            notes.append(
-                f"ledger: {shown_ledger(url)} does not exist yet; the first sync creates it"
-            )
-            return
-        with open_ledger(url, clock=clock, migrate=False) as ledger:
-            version = ledger.schema_version()
-            if version > LATEST_VERSION:
-                problems.append(
-                    "TRELLO_SYNC_DATABASE_URL: the ledger was written by a newer trello-sync "
-                    f"(schema {version}); upgrade trello-sync"
-                )
-                return
-            if version < LATEST_VERSION:
-                # Its tables may not be what this version reads: nothing more is asked.
-                notes.append(
-                    f"ledger: schema {version}; the next sync brings it up to {LATEST_VERSION}"
-                )
-                return
-            found = [f"ledger: {p}" for p in ledger_problems(ledger.entries())]
-    except LedgerError as error:
-        problems.append(f"TRELLO_SYNC_DATABASE_URL: {error}")
-        return
-    problems += found
-    if not found:
-        notes.append(f"ledger: OK ({shown_ledger(url)})")
-
-
-def _check_trello(
-    settings: Settings, trello: HttpTrello, problems: list[str], notes: list[str]
-) -> None:
-    me = trello.me()
-    owner = str(me.get("username") or "")
-    notes.append(f"credentials: OK, the token belongs to @{owner}")
-    if settings.mentors:
-        mentors = list(settings.mentors)
-    else:
-        # The default mentor is not checked: the token's owner can see each board (that is
-        # checked below), and whether a non-member may comment is the board's own setting.
-        mentors = []
-        notes.append(f"mentors: the token's owner @{owner} (TRELLO_SYNC_MENTORS is empty)")
-    for ref in settings.boards:
-        try:
-            board = trello.board(ref)
-            snapshot = trello.board_snapshot(str(board["id"]))
-            members = trello.board_members(str(board["id"])) if mentors else []
-        except (TrelloNotFound, TrelloAuthError):
-            # The token works (me() above): a 401 here is about this board, not the token.
-            problems.append(f"{BOARDS_SETTING}: {board_not_found(ref)}")
-            continue
-        name = board.get("name") or ref
-        board_problems, board_notes = list_mapping(snapshot.lists, settings.stage_map())
-        usernames = {fold(str(m.get("username") or "")) for m in members}
-        board_problems += [
-            f"mentor {mentor!r} is not a member of this board"
-            for mentor in mentors
-            if fold(mentor) not in usernames
-        ]
-        problems += [f"board {name!r}: {p}" for p in board_problems]
-        notes += [f"board {name!r}: {n}" for n in board_notes]
-        if not board_problems:
-            notes.append(f"board {name!r}: OK ({len(snapshot.cards)} cards)")
 
 
 def migrate_ledger(settings: Settings, target_url: str, clock: Clock) -> int:

@@ -2,7 +2,14 @@
 
 Precedence, highest first: environment (`TRELLO_SYNC_<NAME>`; `TRELLO_API_KEY` and
 `TRELLO_TOKEN` for the secrets), the TOML file named by `TRELLO_SYNC_CONFIG` (default
-`./trello-sync.toml`), then `config/defaults.toml` shipped with the package. Secrets come
+`./trello-sync.toml`), then `trello_sync/defaults.toml` shipped with the package.
+
+Where a default lives: a default that is a value (a number, a text, a table) is written in
+`trello_sync/defaults.toml` only, and its field here has no default, so that the file a
+user reads is the whole truth. A field here has a default only when there is no value to
+write: nothing set (None or an empty list, which the code reads as "the token's owner",
+"three poll intervals", "no board") or a value found at run time (the machine's time
+zone). tests/unit/test_defaults.py holds every field to this rule. Secrets come
 only from the environment variables `TRELLO_API_KEY` and `TRELLO_TOKEN`, spelt exactly so,
 or a secrets folder (`TRELLO_SYNC_SECRETS_DIR`, one file per secret named `TRELLO_API_KEY`
 / `TRELLO_TOKEN`, as Docker and systemd credentials do): an `API_KEY`, a `token` or a
@@ -38,6 +45,7 @@ from trello_sync.domain.text import fold
 ENV_PREFIX = "TRELLO_SYNC_"
 SECRET_ENV = {"api_key": "TRELLO_API_KEY", "token": "TRELLO_TOKEN"}
 DEFAULT_CONFIG_FILE = "trello-sync.toml"
+DEFAULTS_FILE = "defaults.toml"  # package data of trello_sync (see pyproject.toml)
 
 
 class ConfigError(Exception):
@@ -123,27 +131,23 @@ class Settings(BaseSettings):
     )
 
     # --- where things are ---------------------------------------------------------------
-    api_url: str = Field(
-        "https://api.trello.com/1", description="Trello's base URL (the sandbox's in tests)."
-    )
+    api_url: str = Field(description="Trello's base URL (the sandbox's in tests).")
     boards: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Board ids or short links to sync, comma-separated."
     )
     database_url: str = Field(
-        "sqlite:///trello-sync.db",
-        description="The ledger: sqlite:///file.db, or postgresql://… for a shared ledger.",
+        description="The ledger: sqlite:///file.db, or postgresql://… for a shared ledger."
     )
-    export_dir: Path = Field(Path("exports"), description="Where exports are written.")
+    export_dir: Path = Field(description="Where exports are written.")
     timezone: str = Field(
         default_factory=_local_zone_name,
         description="IANA time zone for dates and the nightly export (default: the machine's).",
     )
 
     # --- the worker ---------------------------------------------------------------------
-    poll_interval: int = Field(60, ge=5, description="Seconds between two polls of a board.")
-    export_time: str = Field("02:00", description="Nightly export time, HH:MM local.")
+    poll_interval: int = Field(ge=5, description="Seconds between two polls of a board.")
+    export_time: str = Field(description="Nightly export time, HH:MM local.")
     reply_lease: int = Field(
-        60,
         ge=1,
         description="Seconds a reply whose POST was not confirmed is left alone before the "
         "card is read for its marker and it is posted again.",
@@ -155,19 +159,16 @@ class Settings(BaseSettings):
         "workers on one ledger); default three poll intervals.",
     )
     reread_interval: int = Field(
-        3600,
         ge=0,
         description="Seconds between two re-reads of the open months' comments "
         "(edits and deletions); always done before an export.",
     )
     overlap_seconds: int = Field(
-        300,
         ge=0,
         description="Each poll asks for actions this far before the checkpoint, in case "
         "Trello shows an action late; already-applied ones are skipped.",
     )
     reply_history_days: int = Field(
-        14,
         ge=0,
         description="A command or move older than this many days gets no reply "
         "(the first sync replays months of history; it still lands in the ledger).",
@@ -178,18 +179,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Trello usernames allowed to log sessions (default: the token's owner).",
     )
-    max_students: int = Field(20, ge=1, description="Recommended maximum of active students.")
-    pause_warning_days: int = Field(14, ge=1, description="Days in paused before a reminder.")
+    max_students: int = Field(ge=1, description="Recommended maximum of active students.")
+    pause_warning_days: int = Field(ge=1, description="Days in paused before a reminder.")
     nudge_days: int = Field(
-        14, ge=1, description="Days an active student may go without a session before a nudge."
+        ge=1, description="Days an active student may go without a session before a nudge."
     )
-    default_level: int = Field(2, description="Level of a project not in the project table.")
-    stages: dict[str, list[str]] = Field(
-        default_factory=dict, description="List-name aliases per stage."
-    )
-    projects: dict[str, int] = Field(default_factory=dict, description="Project → level.")
+    default_level: int = Field(description="Level of a project not in the project table.")
+    stages: dict[str, list[str]] = Field(description="List-name aliases per stage.")
+    projects: dict[str, int] = Field(description="Project → level.")
     pay_rules: list[dict[str, Any]] = Field(
-        default_factory=list, description="Effective-dated rates, shares and currency."
+        description="Effective-dated rates, shares and currency."
     )
 
     _split_boards = field_validator("boards", "mentors", mode="before")(_split_commas)
@@ -309,10 +308,15 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
+def shipped_defaults() -> dict[str, Any]:
+    """The shipped defaults file, as read (a fresh copy each call)."""
+    text = resources.files("trello_sync").joinpath(DEFAULTS_FILE).read_text("utf-8")
+    return tomllib.loads(text)
+
+
 def _read_toml(path: Path | None, user: bool) -> dict[str, Any]:
     if path is None:
-        text = resources.files("trello_sync").joinpath("defaults.toml").read_text("utf-8")
-        return tomllib.loads(text)
+        return shipped_defaults()
     explicit = f"{ENV_PREFIX}CONFIG" in os.environ
     if not path.exists():
         if explicit:
