@@ -15,12 +15,13 @@ from trello_sync.domain.records import (
     Entry,
     StageMove,
 )
+from trello_sync.domain.rules import Status
 from trello_sync.domain.stages import Stage
 from trello_sync.ledger.store import BoardRecord
 
 
 def entry_of(row: Row[Any]) -> Entry:
-    return Entry(**row._asdict())
+    return Entry(**{**row._asdict(), "status": Status(row.status)})
 
 
 def move_of(row: Row[Any]) -> StageMove:
