@@ -77,7 +77,11 @@ def first_sync(w: World, boards: list[str], db: Path) -> float:
     started = time.perf_counter()
     ledger = open_ledger(settings.database_url, clock=clock)
     trello = HttpTrello(
-        w.url, w.api_key, w.token(), clock=clock, pacing=PacingPolicy(max_requests=10**6)
+        w.url,
+        w.api_key,
+        w.token(),
+        clock=clock,
+        pacing=PacingPolicy(max_requests=10**6, follow_headers=False),
     )
     try:
         outcomes = Syncer(settings, trello, ledger, clock).sync_all()
@@ -174,11 +178,11 @@ def _route(board_id: str, params: dict[str, str]) -> str:
 def batched(w: World, boards: list[str], db: Path) -> dict[str, Any]:
     """Prototype: the idle polls, 10 boards per /1/batch, through the product's transport."""
     from trello_sync.clock import SystemClock
-    from trello_sync.settings import Settings
+    from trello_sync.settings import shipped_defaults
     from trello_sync.trello.http import HttpService
     from trello_sync.trello.port import ACTION_FILTER
 
-    overlap = Settings.model_fields["overlap_seconds"].default
+    overlap = shipped_defaults()["overlap_seconds"]
     since = _since(db, overlap)
     http = HttpService(w.url, w.api_key, w.token(), clock=SystemClock())
     mark = w.mark()

@@ -2,6 +2,7 @@
 
     python -m benchmarks.child replay --api URL --board ID --db PATH [--profile OUT]
     python -m benchmarks.child floor  --api URL --board ID
+    python -m benchmarks.child slices --api URL --board ID
     python -m benchmarks.child export --db PATH --out DIR
 
 The key and token come from TRELLO_API_KEY / TRELLO_TOKEN. The last stdout line is one
@@ -189,6 +190,41 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def slices(args: argparse.Namespace) -> dict[str, Any]:
+    """The product's own history reading: HttpTrello.board_history_slices (time slices,
+    the client's pacing and retries) in a read-ahead thread two slices ahead, each action
+    parsed by parse_action in the consumer; nothing planned or stored."""
+    from trello_sync.clock import SystemClock
+    from trello_sync.domain.actions import parse_action
+    from trello_sync.readahead import read_ahead
+    from trello_sync.trello.client import HttpTrello
+
+    key, token = os.environ["TRELLO_API_KEY"], os.environ["TRELLO_TOKEN"]
+    client = HttpTrello(args.api, key, token, clock=SystemClock())
+    rss_start = peak_rss_mb()
+    started = time.perf_counter()
+    actions = count = biggest = 0
+    with client, read_ahead(client.board_history_slices(args.board), ahead=2) as pieces:
+        for piece in pieces:
+            count += 1
+            biggest = max(biggest, len(piece))
+            actions += len([parse_action(item) for item in piece])
+        seconds = time.perf_counter() - started
+        stats = client.stats
+    return {
+        "seconds": seconds,
+        "slices": count,
+        "biggest_slice": biggest,
+        "actions": actions,
+        "requests": stats.requests,
+        "rate_limited": stats.rate_limited,
+        "paced": stats.paced,
+        "slept_s": stats.slept_s,
+        "rss_start_mb": rss_start,
+        "rss_peak_mb": peak_rss_mb(),
+    }
+
+
 def export(args: argparse.Namespace) -> dict[str, Any]:
     """export_ledger over the ledger's streamed entries, as the CLI does."""
     from trello_sync.clock import SystemClock
@@ -231,11 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("floor")
     f.add_argument("--api", required=True)
     f.add_argument("--board", required=True)
+    s = sub.add_parser("slices")
+    s.add_argument("--api", required=True)
+    s.add_argument("--board", required=True)
     e = sub.add_parser("export")
     e.add_argument("--db", required=True)
     e.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    result = {"replay": replay, "floor": floor, "export": export}[args.what](args)
+    programs = {"replay": replay, "floor": floor, "slices": slices, "export": export}
+    result = programs[args.what](args)
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

@@ -33,7 +33,14 @@ DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 
 def _benchmarks() -> dict[str, tuple[str, Callable[[bool], Result]]]:
-    from benchmarks import bench_boards, bench_export, bench_idle, bench_latency, bench_replay
+    from benchmarks import (
+        bench_boards,
+        bench_export,
+        bench_firstsync,
+        bench_idle,
+        bench_latency,
+        bench_replay,
+    )
 
     return {
         "idle": ("1. Requests per idle poll", bench_idle.run),
@@ -41,6 +48,7 @@ def _benchmarks() -> dict[str, tuple[str, Callable[[bool], Result]]]:
         "replay": ("3. History replay", bench_replay.run),
         "latency": ("4. Reply latency", bench_latency.run),
         "export": ("5. Export", bench_export.run),
+        "firstsync": ("6. First sync", bench_firstsync.run),
         "profile": ("Profile of the slowest path", bench_replay.profile),
     }
 
@@ -113,7 +121,9 @@ def render(results: list[Result], console: Console, quick: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
-    parser.add_argument("--only", help="comma-separated: idle,boards,replay,latency,export,profile")
+    parser.add_argument(
+        "--only", help="comma-separated: idle,boards,replay,latency,export,firstsync,profile"
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the figures go")
     parser.add_argument(
         "--profile", action="store_true", help="also profile the replay with pyinstrument"

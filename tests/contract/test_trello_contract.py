@@ -253,6 +253,60 @@ def test_since_an_action_id_or_a_date_leaves_older_actions_out(trello: Trello) -
     assert trello.port.board_actions(b.id, since=expected[-1]["id"]) == []
 
 
+# --- the history in time slices -------------------------------------------------------
+
+
+def _concat(slices: list[list[Json]]) -> list[Json]:
+    for piece in slices:
+        assert piece == sorted(piece, key=order_key), "a slice out of order"
+    return [action for piece in slices for action in piece]
+
+
+def test_history_slices_of_a_small_board_are_its_feed_in_one_request(trello: Trello) -> None:
+    b = build_board(trello.state)
+    expected = feed_of(trello.state, b.id)
+    seen: list[tuple[int, str | None]] = []
+    slices = list(trello.port.board_history_slices(b.id, on_page=lambda n, d: seen.append((n, d))))
+    assert slices == [expected]  # every type, the same copies, oldest first, once
+    assert len(seen) == 1  # one request: the newest page held it all
+    assert list(trello.port.board_history_slices(b.short_link)) == [expected]
+
+
+def test_history_slices_of_a_long_history_hand_it_over_oldest_first_once(
+    trello: Trello,
+) -> None:
+    board, _, card = long_history(trello.state, 2600)
+    for i in range(400):  # a crowd in one millisecond, somewhere in the middle
+        trello.state.comment(MENTOR, card, f"crowd {i}", at=at(1300))
+    expected = feed_of(trello.state, board)
+    pages: list[int] = []
+    slices = list(trello.port.board_history_slices(board, on_page=lambda n, d: pages.append(n)))
+    assert len(slices) >= 2
+    got = _concat(slices)
+    assert ids(got) == ids(expected)
+    assert got == expected
+    # Requests: close to plain paging's 4 pages (the slices aim at full pages).
+    assert len(pages) <= 8
+    assert pages[-1] >= len(expected)
+
+
+def test_history_slices_between_two_dates(trello: Trello) -> None:
+    board, _, _ = long_history(trello.state, 1500)
+    expected = feed_of(trello.state, board)
+    start, end = at(200), at(1200, ms=500)
+    got = _concat(list(trello.port.board_history_slices(board, start=start, end=end)))
+    low, high = format_date(start), format_date(end)
+    assert got == [a for a in expected if low <= a["date"] < high]
+    assert got[0]["date"] == low  # an action exactly at `start` is in
+    tail = _concat(list(trello.port.board_history_slices(board, start=at(1400))))
+    assert tail == [a for a in expected if a["date"] >= format_date(at(1400))]
+
+
+def test_history_slices_of_an_unknown_board_are_not_found(trello: Trello) -> None:
+    with pytest.raises(TrelloNotFound):
+        next(iter(trello.port.board_history_slices(UNKNOWN_BOARD)))
+
+
 def test_a_deleted_card_leaves_only_its_delete_card(trello: Trello) -> None:
     b = build_board(trello.state)
     got = trello.port.board_actions(b.id)

@@ -98,6 +98,27 @@ def test_reads_answer_json_in_trello_shapes(sb: Sandbox) -> None:
     assert comments[-1]["data"]["text"].startswith("/session 1h")
 
 
+def test_since_and_before_take_dates_as_well_as_ids(sb: Sandbox) -> None:
+    feed = f"/boards/{sb.demo.board_id}/actions"
+    everything = sb.get(feed, params={"limit": 1000}).json()
+    oldest_first = sorted(everything, key=lambda a: (a["date"], a["id"]))
+    low, high = oldest_first[10], oldest_first[-10]
+    expected = [a for a in everything if low["date"] < a["date"] < high["date"]]
+    for since, before in ((low["date"], high["date"]), (low["date"], high["id"])):
+        window = sb.get(feed, params={"limit": 1000, "since": since, "before": before})
+        assert window.status_code == 200
+        got = window.json()
+        assert [a["id"] for a in got if a["date"] != high["date"]] == [a["id"] for a in expected]
+    # A date without milliseconds, or a day, is a date too; anything else is a 400.
+    day = low["date"][:10]
+    assert sb.get(feed, params={"limit": 1000, "before": day}).json() == [
+        a for a in everything if a["date"] < day
+    ]
+    assert sb.get(feed, params={"since": low["date"][:19] + "Z", "limit": 5}).status_code == 200
+    bad = sb.get(feed, params={"before": "last tuesday"})
+    assert (bad.status_code, bad.text) == (400, "invalid value for before")
+
+
 def test_not_found_and_bad_request_are_plain_text(sb: Sandbox) -> None:
     for path in ("/boards/" + "0" * 24, "/cards/" + "0" * 24, "/no/such/route"):
         r = sb.get(path)

@@ -255,6 +255,26 @@ def test_since_and_before_are_strict_for_ids_and_dates(b: Board) -> None:
         b.actions(since="yesterday")
 
 
+def test_since_and_before_dates_together_bound_a_window(b: Board) -> None:
+    card_id = b.card()
+    posted = [b.state.comment("mentor", card_id, f"c{n}", at=hours(n + 1)) for n in range(6)]
+
+    def texts(**q: object) -> list[str]:
+        return [a["data"]["text"] for a in b.actions(filter="commentCard", **q)]
+
+    # Both bounds dates, strict on both sides, in any ISO 8601 form.
+    assert texts(since=posted[1]["date"], before=posted[4]["date"]) == ["c3", "c2"]
+    assert texts(since="2026-10-05T11:30:00Z", before="2026-10-05T14:30:00.000+00:00") == [
+        "c4",
+        "c3",
+        "c2",
+    ]
+    # A date on one side, an id on the other.
+    assert texts(since=posted[0]["date"], before=posted[3]["id"]) == ["c2", "c1"]
+    with pytest.raises(BadRequest, match="before"):
+        b.actions(before="soon")
+
+
 def test_limit_page_and_filter_rules(b: Board) -> None:
     card_id = b.card()
     for n in range(60):

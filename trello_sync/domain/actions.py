@@ -51,6 +51,12 @@ class Action:
 
 def parse_instant(text: str) -> datetime:
     """Trello's `2026-11-28T09:15:00.000Z` (or any ISO 8601 instant) → aware UTC."""
+    if len(text) == 24 and text[-1] == "Z":
+        # Trello's own form: read as it is (the Z is UTC), no rewriting, no conversion.
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # the general path below says what is wrong with it
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, AttributeError) as error:
@@ -74,53 +80,73 @@ def object_id_time(object_id: str) -> datetime | None:
         return None
 
 
+_EMPTY: Mapping[str, Any] = {}
+_IN_LIST_TYPES = frozenset(
+    ("createCard", "copyCard", "convertToCardFromCheckItem", "moveCardToBoard")
+)
+
+
 def _pick(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
+    # A plain dict first: Trello's JSON is made of them, and the Mapping check is slow.
+    if type(value) is dict or (value is not None and isinstance(value, Mapping)):
+        return value
+    return _EMPTY
 
 
-def _kind(action_type: str, data: Mapping[str, Any]) -> ActionKind:
-    if action_type in ("createCard", "copyCard", "convertToCardFromCheckItem", "moveCardToBoard"):
+def _kind(action_type: str, data: Mapping[str, Any], card: Mapping[str, Any]) -> ActionKind:
+    if action_type == "commentCard":
+        return ActionKind.COMMENT
+    if action_type in _IN_LIST_TYPES:
         return ActionKind.CARD_IN_LIST
     if action_type == "moveCardFromBoard":
         return ActionKind.MOVED_AWAY
     if action_type == "deleteCard":
         return ActionKind.DELETED
-    if action_type == "commentCard":
-        return ActionKind.COMMENT
     if action_type == "updateCard":
-        old = _pick(data, "old")
         if data.get("listAfter"):
             return ActionKind.CARD_IN_LIST
-        if "closed" in old:
-            return (
-                ActionKind.ARCHIVED if _pick(data, "card").get("closed") else ActionKind.UNARCHIVED
-            )
+        if "closed" in _pick(data, "old"):
+            return ActionKind.ARCHIVED if card.get("closed") else ActionKind.UNARCHIVED
     return ActionKind.OTHER
 
 
+def _text(value: Any) -> str:
+    text = value if type(value) is str else str(value)
+    return storable(text)
+
+
 def parse_action(raw: Mapping[str, Any]) -> Action:
-    """Normalise one action of a board's feed. Raises MalformedAction on a broken shape."""
+    """Normalise one action of a board's feed. Raises MalformedAction on a broken shape.
+
+    One pass over the action: each field read once, the date parsed once (Trello's own
+    form on a fast path), nothing built that is not kept."""
     try:
-        action_id = str(raw["id"])
-        action_type = str(raw["type"])
-        when = parse_instant(str(raw["date"]))
-        data = raw.get("data") or {}
+        action_id = raw["id"]
+        action_type = raw["type"]
+        date = raw["date"]
     except KeyError as error:
         raise MalformedAction(f"action without {error.args[0]!r}") from error
-    if not isinstance(data, Mapping):
+    action_id = action_id if type(action_id) is str else str(action_id)
+    action_type = action_type if type(action_type) is str else str(action_type)
+    when = parse_instant(date if type(date) is str else str(date))
+    data = raw.get("data") or _EMPTY
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise MalformedAction(f"action {action_id}: data is not an object")
-    kind = _kind(action_type, data)
-    creator = raw.get("memberCreator") or {}
     card = _pick(data, "card")
-    target_list = _pick(data, "listAfter") or _pick(data, "list")
-    edited = data.get("dateLastEdited")
+    kind = _kind(action_type, data, card)
     card_id = card.get("id")
     if kind is not ActionKind.OTHER and not card_id:
         raise MalformedAction(f"action {action_id} ({action_type}) names no card")
     text = data.get("text")
-    if kind is ActionKind.COMMENT and not isinstance(text, str):
+    if kind is ActionKind.COMMENT and type(text) is not str and not isinstance(text, str):
         raise MalformedAction(f"comment {action_id} has no text")
+    target_list = _pick(data, "listAfter") or _pick(data, "list")
+    creator = raw.get("memberCreator") or _EMPTY
+    edited = data.get("dateLastEdited")
+    card_name = card.get("name")
+    list_id = target_list.get("id")
+    list_name = target_list.get("name")
     return Action(
         id=action_id,
         type=action_type,
@@ -128,12 +154,12 @@ def parse_action(raw: Mapping[str, Any]) -> Action:
         date=when,
         board_id=str(_pick(data, "board").get("id") or ""),
         member_id=str(raw.get("idMemberCreator") or creator.get("id") or ""),
-        member_username=storable(str(creator.get("username") or "")),
+        member_username=_text(creator.get("username") or ""),
         card_id=str(card_id) if card_id else None,
-        card_name=storable(str(card["name"])) if card.get("name") else None,
-        list_id=str(target_list["id"]) if target_list.get("id") else None,
-        list_name=storable(str(target_list["name"])) if target_list.get("name") else None,
-        text=storable(text) if isinstance(text, str) else None,
+        card_name=_text(card_name) if card_name else None,
+        list_id=str(list_id) if list_id else None,
+        list_name=_text(list_name) if list_name else None,
+        text=storable(text) if type(text) is str or isinstance(text, str) else None,
         edited_at=parse_instant(str(edited)) if edited else None,
     )
 

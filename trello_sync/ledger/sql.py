@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Connection,
+    Date,
+    Dialect,
     Engine,
     Select,
     Table,
@@ -154,6 +157,24 @@ class SqlLedger:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
+    def _insert_records(
+        self, conn: Connection, table: Table, records: Sequence[Any], *, ignore: bool
+    ) -> None:
+        """Insert records whose fields are exactly the table's columns (with `ignore`,
+        skipping any whose key exists). On SQLite straight to the driver's executemany
+        (see _Bulk); on PostgreSQL through SQLAlchemy, whose multi-row INSERTs are fast."""
+        if not records:
+            return
+        if self.dialect == "sqlite":
+            bulk = _Bulk.of(table, conn.dialect, ignore)
+            conn.exec_driver_sql(bulk.sql, bulk.rows(records))
+            return
+        rows = [row_of(record) for record in records]
+        if ignore:
+            conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+        else:
+            conn.execute(table.insert(), rows)
+
     def _ensure_board(self, conn: Connection, board_id: str) -> None:
         self._insert_ignore(conn, boards, [{"board_id": board_id, "ref": board_id, "name": ""}])
 
@@ -229,9 +250,9 @@ class SqlLedger:
                 if lease is not None:
                     leases.check(conn, lease, now)
                 self._write_entries(conn, plan.entries)
-                self._insert_ignore(conn, stage_moves, [move_row(m) for m in plan.moves])
-                self._insert_ignore(conn, cards, [row_of(card) for card in plan.cards])
-                self._insert_ignore(conn, applied_actions, [row_of(a) for a in plan.applied])
+                self._insert_moves(conn, plan.moves)
+                self._insert_records(conn, cards, plan.cards, ignore=True)
+                self._insert_records(conn, applied_actions, plan.applied, ignore=True)
                 reply_rows = [
                     {**row_of(r), "status": PENDING, "created_at": now, "attempts": 0}
                     for r in plan.replies
@@ -276,8 +297,14 @@ class SqlLedger:
         self._check_reversals(conn, list(to_insert.values()))
         # Originals before reversals, so a reversal's foreign key finds its target.
         ordered = sorted(to_insert.values(), key=lambda e: e.reverses_entry_id is not None)
-        if ordered:
-            conn.execute(entries.insert(), [row_of(e) for e in ordered])
+        self._insert_records(conn, entries, ordered, ignore=False)
+
+    def _insert_moves(self, conn: Connection, moves: Sequence[StageMove]) -> None:
+        if self.dialect == "sqlite":
+            # A stage is a StrEnum: the driver stores its text, which is its value.
+            self._insert_records(conn, stage_moves, moves, ignore=True)
+        else:
+            self._insert_ignore(conn, stage_moves, [move_row(m) for m in moves])
 
     def _check_reversals(self, conn: Connection, new: Sequence[Entry]) -> None:
         by_target: dict[str, str] = {}
@@ -439,6 +466,102 @@ def _outbox_reply(row: dict[str, Any]) -> OutboxReply:
 
 def dialect_insert(dialect: str, table: Table) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+class _Bulk:
+    """One table's INSERT (or INSERT … ON CONFLICT DO NOTHING) for records whose fields
+    are its columns, sent to the driver's executemany as tuples.
+
+    Each value goes through the bind processor SQLAlchemy itself would apply to its
+    column (UtcDateTime's UTC check and text form, Date's text form), so the rows stored
+    are the same; what is saved is SQLAlchemy compiling and binding every row one by one,
+    which was most of a long first sync's commit time (benchmarks/)."""
+
+    _cache: ClassVar[dict[tuple[str, str, bool], _Bulk]] = {}
+
+    def __init__(self, table: Table, dialect: Dialect, ignore: bool) -> None:
+        names = [column.name for column in table.columns]
+        marks = ", ".join("?" for _ in names)  # SQLite's qmark parameters
+        quoted = ", ".join(f'"{name}"' for name in names)
+        conflict = " ON CONFLICT DO NOTHING" if ignore else ""
+        self.sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}){conflict}'
+        self._get = operator.attrgetter(*names)
+        self._processors: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, column in enumerate(table.columns):
+            processor: Callable[[Any], Any] | None = column.type.dialect_impl(
+                dialect
+            ).bind_processor(dialect)
+            if processor is None:
+                continue
+            quick = _QUICK_TEXT.get(type(column.type)) if dialect.name == "sqlite" else None
+            if quick is not None and _same_text(quick, processor, type(column.type)):
+                processor = quick
+            self._processors.append((index, processor))
+
+    @classmethod
+    def of(cls, table: Table, dialect: Dialect, ignore: bool) -> _Bulk:
+        key = (table.name, dialect.name, ignore)
+        bulk = cls._cache.get(key)
+        if bulk is None:
+            bulk = cls._cache[key] = cls(table, dialect, ignore)
+        return bulk
+
+    def rows(self, records: Sequence[Any]) -> list[tuple[Any, ...]]:
+        get, processors = self._get, self._processors
+        if not processors:
+            return [get(record) for record in records]
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for record in records:
+                row = list(get(record))
+                for index, processor in processors:
+                    row[index] = processor(row[index])
+                rows.append(tuple(row))
+        except (ValueError, TypeError) as error:  # e.g. a naive instant: refused
+            raise LedgerError(f"ledger database error: {error}") from error
+        return rows
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    """UtcDateTime's text on SQLite, as its bind processor writes it (checked against it
+    when a _Bulk is built), in one C call instead of a tz check, a conversion and a
+    %-format of seven fields."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the ledger stores aware instants")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _date_text(value: date | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise TypeError(f"not a date: {value!r}")
+    return value.isoformat()
+
+
+_QUICK_TEXT: dict[type, Callable[[Any], Any]] = {
+    schema.UtcDateTime: _utc_text,
+    Date: _date_text,
+}
+_SAMPLE_INSTANTS = (
+    datetime(2026, 11, 28, 9, 15, 0, tzinfo=UTC),
+    datetime(2026, 3, 29, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+)
+_SAMPLE_DATES = (date(2026, 11, 28), date(999, 1, 2))
+
+
+def _same_text(quick: Callable[[Any], Any], slow: Callable[[Any], Any], kind: type) -> bool:
+    """Whether the quick form writes exactly what SQLAlchemy's processor writes."""
+    samples = _SAMPLE_INSTANTS if kind is schema.UtcDateTime else _SAMPLE_DATES
+    try:
+        return all(quick(value) == slow(value) for value in (None, *samples))
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def _for_board(query: Select[Any], table: Table, board_id: str | None) -> Select[Any]:

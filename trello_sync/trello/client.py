@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,6 +13,7 @@ import requests
 import trello
 from trello import exceptions as trello_exceptions
 
+from trello_sync.domain.actions import object_id_time
 from trello_sync.trello.http import HttpService, HttpStats, PacingClock, PacingPolicy, RetryPolicy
 from trello_sync.trello.pager import (
     MAX_PAGE_SIZE,
@@ -34,6 +36,7 @@ from trello_sync.trello.port import (
     TrelloRefused,
     TrelloUnavailable,
 )
+from trello_sync.trello.slices import iter_history_slices
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +128,25 @@ class HttpTrello(CollectedFeed):
             since=since,
             action_filter=action_filter,
             page_size=page_size,
+            on_page=on_page,
+        )
+
+    def board_history_slices(
+        self,
+        board_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        action_filter: str = ACTION_FILTER,
+        on_page: PageProgress | None = None,
+    ) -> Iterator[list[Json]]:
+        path = f"/boards/{_seg(board_id)}/actions"
+        return iter_history_slices(
+            lambda params: self._json_list(path, params),
+            origin=object_id_time(board_id),
+            start=start,
+            end=end,
+            action_filter=action_filter,
             on_page=on_page,
         )
 

@@ -2,14 +2,17 @@
 
 Same semantics as the HTTP client: the token is checked on every call, the board's feed is
 paged newest first with `before=<oldest id of the last page>`, de-duplicated by id and
-returned oldest first; errors are the port's exceptions.
+returned oldest first, or read in time slices oldest first by the same slicing logic;
+errors are the port's exceptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
+from trello_sync.domain.actions import object_id_time
 from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unauthorized
 from trello_sync.sandbox.state import SandboxState
 from trello_sync.trello.http import _auth_message
@@ -30,6 +33,7 @@ from trello_sync.trello.port import (
     TrelloNotFound,
     TrelloRefused,
 )
+from trello_sync.trello.slices import iter_history_slices
 
 
 @contextmanager
@@ -107,6 +111,26 @@ class FakeTrello(CollectedFeed):
             since=since,
             action_filter=action_filter,
             page_size=page_size,
+            on_page=on_page,
+        )
+
+    def board_history_slices(
+        self,
+        board_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        action_filter: str = ACTION_FILTER,
+        on_page: PageProgress | None = None,
+    ) -> Iterator[list[Json]]:
+        fetch = self._feed(board_id)
+        resolved = self._board_id(board_id)
+        return iter_history_slices(
+            fetch,
+            origin=object_id_time(resolved),
+            start=start,
+            end=end,
+            action_filter=action_filter,
             on_page=on_page,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 Json = dict[str, Any]
@@ -31,7 +32,8 @@ ACTION_TYPES = frozenset(ACTION_FILTER.split(","))
 BATCH_MAX_ROUTES = 10
 PAGE_MAX = 1000
 
-# Called by the pager after each page: (actions fetched so far, oldest date seen).
+# Called by the pager after each page: (actions fetched so far, oldest date seen). The
+# history slices call it too: (actions fetched so far, the date handed over up to).
 PageProgress = Callable[[int, str | None], None]
 
 
@@ -117,6 +119,28 @@ class TrelloPort(Protocol):
         """The pages `board_actions` reads, newest first, each as it arrives (one request
         per page, not before it is asked for): for a history too long to hold in memory.
         An action can come twice; the later copy is the fresher one."""
+        ...
+
+    def board_history_slices(
+        self,
+        board_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        action_filter: str = ACTION_FILTER,
+        on_page: PageProgress | None = None,
+    ) -> Iterator[list[Json]]:
+        """The board's actions dated in [start, end) (None: from the board's creation, and
+        anything dated before it; up to the newest action), in time slices, oldest slice
+        first, each read with `since`/`before` dates when it is asked for.
+
+        Each slice is complete (every action of the feed dated in its range) and sorted
+        oldest first by (date, id); every action comes exactly once across the slices. So
+        a caller may apply a slice and checkpoint at its newest action before asking for
+        the next. The one exception to the order: an action the feed did not show when
+        the slice of its date was read comes once, at the front of a later slice. A short
+        history is one request; no page is read twice unless a slice proves far denser
+        than estimated (see trello/slices.py)."""
         ...
 
     def recent_actions_many(
