@@ -43,9 +43,10 @@ def progress_factory(console: Console) -> Callable[[str], tuple[PageProgress, Ca
         task = progress.add_task(board_id, total=None, oldest="")
         progress.start()
 
-        def on_page(count: int, oldest: str | None) -> None:
-            back_to = f"back to {oldest[:10]}" if oldest else ""
-            progress.update(task, completed=count, oldest=back_to)
+        def on_page(count: int, reached: str | None) -> None:
+            # A first sync reads its history oldest first: how far it has come.
+            up_to = f"up to {reached[:10]}" if reached else ""
+            progress.update(task, completed=count, oldest=up_to)
 
         return on_page, progress.stop
 

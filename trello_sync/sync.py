@@ -19,13 +19,20 @@ from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain import cycle
-from trello_sync.domain.actions import Action, MalformedAction, format_instant, parse_action
+from trello_sync.domain.actions import (
+    Action,
+    MalformedAction,
+    action_order,
+    format_instant,
+    parse_action,
+)
 from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_snapshot
 from trello_sync.domain.planner import BoardFacts, PlannerConfig
 from trello_sync.domain.records import BoardView, Checkpoint, Plan
 from trello_sync.domain.views import held_whole
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
+from trello_sync.readahead import read_ahead
 from trello_sync.settings import Settings
 from trello_sync.spool import MEMORY_LIMIT as SPOOL_MEMORY_LIMIT
 from trello_sync.spool import ActionSpool, SpoolError
@@ -41,9 +48,15 @@ from trello_sync.window import Window
 
 log = logging.getLogger(__name__)
 
-# A window longer than this (a first sync of a long history) is planned and committed in
-# chunks of this many actions: about 25 MB of working memory each.
+# A window longer than this (a long absence) is planned and committed in chunks of this
+# many actions: about 25 MB of working memory each.
 CHUNK_SIZE = 20_000
+# A first sync decides and commits its history this many actions at a time, as the
+# slices arrive: small enough that deciding one chunk takes about as long as reading the
+# next at Trello's rate limit (10 pages of 1,000 a second), so neither waits for long.
+FIRST_SYNC_CHUNK = 5_000
+# Slices read ahead of the one being decided (each at most a page or a few of actions).
+SLICES_AHEAD = 8
 
 # Opens a progress display for a board's first sync; returns the page callback and a
 # function that closes the display.
@@ -136,6 +149,7 @@ class Syncer:
         )
         # How a long window is held and planned (small values in tests, to exercise both).
         self.chunk_size = CHUNK_SIZE
+        self.first_sync_chunk = FIRST_SYNC_CHUNK
         self.spool_memory = SPOOL_MEMORY_LIMIT
 
     def set_progress(self, progress: ProgressFactory | None) -> None:
@@ -257,6 +271,9 @@ class Syncer:
         view = self._ledger.board_outline(board_id, cycle.comments_since(checkpoint, now, rules))
         state = cycle.start_cycle(view, now, rules, forced_reread=force_reread, flagged=flagged)
         outcome.first_sync = state.first
+        if state.first and prefetched is None:
+            outcome.reread = self._first_sync(board_id, view, state, outcome) and state.reread
+            return
         with ActionSpool(memory_limit=self.spool_memory) as spool:
             window = self._gather(board_id, checkpoint, prefetched, spool)
             outcome.fetched = len(spool)
@@ -264,6 +281,99 @@ class Syncer:
                 state = state.with_comments(self._reread_comments(board_id, state, spool))
             planned = self._plan_window(board_id, spool, window, view, state, outcome)
         outcome.reread = state.reread and planned
+
+    def _first_sync(
+        self, board_id: str, view: BoardView, state: cycle.Cycle, outcome: BoardOutcome
+    ) -> bool:
+        """A first sync reads the board's whole history: in time slices, oldest first,
+        read ahead in a background thread while the slices already read are decided and
+        committed, so that the work hides behind Trello's rate-limit waits. Each chunk is
+        committed with its checkpoint: a crash keeps them, and the next run goes on from
+        there. Returns whether anything was planned.
+
+        A board that shows no lists or no cards may be wiped, or its cards all gone on
+        purpose: only the whole history tells, so such a board is read whole first (the
+        spooled path of every other cycle)."""
+        snapshot = self._trello.board_snapshot(board_id)
+        if not snapshot.lists or not snapshot.cards:
+            with ActionSpool(memory_limit=self.spool_memory) as spool:
+                window = Window()
+                window.read(self._history(board_id), spool)
+                outcome.fetched = len(spool)
+                return self._plan_window(board_id, spool, window, view, state, outcome)
+        facts = facts_from_snapshot(
+            snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
+        )
+        config = self._settings.planner_config(frozenset(), state.reply_since)
+        window, planned, pending = Window(), False, []
+        with read_ahead(self._history(board_id), ahead=SLICES_AHEAD) as slices:
+            for page in slices:
+                pending += window.take(page)
+                size = min(self.chunk_size, self.first_sync_chunk)
+                while len(pending) >= size:
+                    actions, pending = pending[:size], pending[size:]
+                    outcome.fetched += len(actions)
+                    config = self._config_for(actions, config)
+                    view = self._hold_whole(board_id, view, actions, state, last=False)
+                    newest = max(actions, key=action_order)  # a late action may come first
+                    end = Checkpoint(newest.id, newest.date)
+                    decision = cycle.decide_chunk(actions, view, facts, config, state, end=end)
+                    self._commit(board_id, decision.plan)
+                    _count(outcome, decision.plan)
+                    planned, view = planned or decision.planned, decision.view
+        outcome.fetched += len(pending)
+        config = self._config_for(pending, config)
+        view = self._hold_whole(board_id, view, pending, state, last=True)
+        decision = cycle.decide_last(
+            pending,
+            view,
+            facts,
+            config,
+            state,
+            latest=window.latest,
+            window_size=window.size,
+            planned_before=planned,
+        )
+        if not decision.plan.writes_nothing:
+            self._commit(board_id, decision.plan)
+        _count(outcome, decision.plan)
+        return planned or decision.planned
+
+    def _hold_whole(
+        self,
+        board_id: str,
+        view: BoardView,
+        actions: list[Action],
+        state: cycle.Cycle,
+        *,
+        last: bool,
+    ) -> BoardView:
+        """The view with the cards this chunk's decision needs read whole."""
+        needed = cycle.cards_to_hold_whole(view, actions, state, last=last)
+        if not needed:
+            return view
+        return held_whole(view, self._ledger.card_states(board_id, needed))
+
+    def _history(self, board_id: str) -> Iterator[list[Json]]:
+        """The board's whole history, slice by slice, with the progress display."""
+        on_page, close = self._progress(board_id) if self._progress else (None, None)
+        try:
+            yield from self._trello.board_history_slices(board_id, on_page=on_page)
+        finally:
+            if close is not None:
+                close()
+
+    def _config_for(self, actions: list[Action], config: PlannerConfig) -> PlannerConfig:
+        """The planner's config as these actions need it: who the mentors are once a
+        command comes, who the service posts as once a marked comment does (each costs
+        Trello one request, asked once per process)."""
+        if not config.mentors and cycle.needs_mentors(actions):
+            config = replace(
+                config, mentors=self._settings.planner_config(self.mentors(), None).mentors
+            )
+        if config.service_member_id is None and cycle.needs_service_member(actions):
+            config = replace(config, service_member_id=self.service_member_id())
+        return config
 
     def _gather(
         self,
@@ -327,9 +437,7 @@ class Syncer:
         known: tuple[BoardFacts, PlannerConfig] | None = None  # read once per cycle
         for chunk, last in _chunks_marking_the_last(spool, self.chunk_size):
             actions = self._unapplied(board_id, chunk)
-            needed = cycle.cards_to_hold_whole(view, actions, state, last=last)
-            if needed:
-                view = held_whole(view, self._ledger.card_states(board_id, needed))
+            view = self._hold_whole(board_id, view, actions, state, last=last)
             if known is None and not cycle.is_idle(view, actions, state, last=last):
                 if last:
                     events: Collection[CardEvent] = actions

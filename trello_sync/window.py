@@ -21,21 +21,25 @@ class Window:
     size: int = 0  # actions of every type it held
 
     def read(self, pages: Iterable[list[Json]], spool: ActionSpool) -> None:
-        """Each page into the spool, parsed once; the newest action of any type noted.
-
-        A batched poll reads every type (see Syncer._prefetch): the whole window counts
-        for the checkpoint, only the types the service reads are applied."""
+        """Each page into the spool, parsed once; the newest action of any type noted."""
         for page in pages:
-            self.size += len(page)
-            kept: list[Action] = []
-            for item in page:
-                if item.get("type") in ACTION_TYPES:
-                    action = parse_action(item)
-                    kept.append(action)
-                    self._note(action.date, action.id)
-                else:
-                    self._note(parse_instant(str(item["date"])), str(item["id"]))
-            spool.add(kept)
+            spool.add(self.take(page))
+
+    def take(self, page: list[Json]) -> list[Action]:
+        """A page's actions of the types the service reads, parsed once; the newest action
+        of any type noted. A batched poll reads every type (see Syncer._prefetch): the
+        whole window counts for the checkpoint, only the types the service reads are
+        applied."""
+        self.size += len(page)
+        kept: list[Action] = []
+        for item in page:
+            if item.get("type") in ACTION_TYPES:
+                action = parse_action(item)
+                kept.append(action)
+                self._note(action.date, action.id)
+            else:
+                self._note(parse_instant(str(item["date"])), str(item["id"]))
+        return kept
 
     def _note(self, at: datetime, action_id: str) -> None:
         if self.latest is None or (at, action_id) > (self.latest.at, self.latest.action_id):

@@ -689,14 +689,14 @@ def test_a_bug_met_on_one_board_is_its_problem_and_the_others_sync(
     world.state.comment(MENTOR, card["id"], "/session", at=start + timedelta(days=1))
     also_sync(world, second)
     syncer = world.syncer.inner
-    real_facts = Syncer._facts_and_config
+    real_commit = Syncer._commit
 
-    def breaks_on_the_second(self, board_id, *rest):  # type: ignore[no-untyped-def]
+    def breaks_on_the_second(self, board_id, plan):  # type: ignore[no-untyped-def]
         if board_id == second:
             raise KeyError("a bug " + "x" * 1000)
-        return real_facts(self, board_id, *rest)
+        return real_commit(self, board_id, plan)
 
-    monkeypatch.setattr(Syncer, "_facts_and_config", breaks_on_the_second)
+    monkeypatch.setattr(Syncer, "_commit", breaks_on_the_second)
     first, broken = syncer.sync_all()
     assert first.problem is None and first.entries == 4
     assert broken.problem is not None and broken.problem.startswith("unexpected error: KeyError")
