@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from trello_sync.domain.actions import Action, parse_action, parse_instant
+from trello_sync.domain.actions import Action, action_order, parse_action, parse_instant
 from trello_sync.domain.records import Checkpoint
 from trello_sync.spool import ActionSpool
 from trello_sync.trello.port import ACTION_TYPES, Json
@@ -34,11 +34,12 @@ class Window:
         kept: list[Action] = []
         for item in page:
             if item.get("type") in ACTION_TYPES:
-                action = parse_action(item)
-                kept.append(action)
-                self._note(action.date, action.id)
+                kept.append(parse_action(item))
             else:
                 self._note(parse_instant(str(item["date"])), str(item["id"]))
+        if kept:
+            newest = max(kept, key=action_order)
+            self._note(newest.date, newest.id)
         return kept
 
     def _note(self, at: datetime, action_id: str) -> None:

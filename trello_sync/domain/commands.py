@@ -159,11 +159,16 @@ def _with_note(command: _Noted, words: list[str], rest_lines: str) -> _Noted | I
     note = _note(words, rest_lines)
     if len(note) > MAX_NOTE_CHARS:
         return InvalidCommand(f"the note is longer than {MAX_NOTE_CHARS:,} characters")
-    return replace(command, note=note)
+    # Most commands carry no note: the command as it is (a first sync meets many).
+    return replace(command, note=note) if note else command
 
 
 def _note(words: list[str], rest_lines: str) -> str:
-    return "\n".join(part for part in (" ".join(words), rest_lines.strip()) if part)
+    rest = rest_lines.strip()
+    if not words:
+        return rest
+    said = " ".join(words)
+    return f"{said}\n{rest}" if rest else said
 
 
 def _names_a_command_on_a_later_line(rest_lines: str) -> bool:

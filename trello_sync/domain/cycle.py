@@ -96,12 +96,9 @@ class Cycle:
     reread: bool  # the open months' comments are read again this cycle
     flagged: bool  # the board is flagged (it looked wiped): a cycle that plans clears it
     first_synced: datetime | None  # when the ledger first synced the board
+    open_since: datetime  # the start of the open months (see open_months_start)
     # Every comment the board shows in the open months (set once they are re-read).
     current_comments: frozenset[str] = frozenset()
-
-    @property
-    def open_since(self) -> datetime:
-        return open_months_start(self.now, self.rules.tz)
 
     @property
     def rereading(self) -> bool:
@@ -127,7 +124,9 @@ def start_cycle(
     # A first sync counts as synced from its first try: a first sync that commits some
     # chunks and then dies keeps that moment when it is run again.
     first_synced = view.first_synced or (now if first else None)
-    return Cycle(now, rules, first, first or forced_reread or due, flagged, first_synced)
+    reread = first or forced_reread or due
+    open_since = open_months_start(now, rules.tz)
+    return Cycle(now, rules, first, reread, flagged, first_synced, open_since)
 
 
 def needs_mentors(actions: Iterable[Action]) -> bool:
