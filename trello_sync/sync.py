@@ -57,8 +57,9 @@ CHUNK_SIZE = 20_000
 # slices arrive: small enough that deciding one chunk takes about as long as reading the
 # next at Trello's rate limit (10 pages of 1,000 a second), so neither waits for long.
 FIRST_SYNC_CHUNK = 5_000
-# Slices read ahead of the one being decided (each at most a page or a few of actions).
-SLICES_AHEAD = 8
+# Slices read ahead of the one being decided: each is up to about five pages of Trello's
+# JSON (some 10 MB), so two cover the next chunk's reading without holding much more.
+SLICES_AHEAD = 2
 
 # Opens a progress display for a board's first sync; returns the page callback and a
 # function that closes the display.
