@@ -138,6 +138,7 @@ class HttpTrello(CollectedFeed):
         start: datetime | None = None,
         end: datetime | None = None,
         action_filter: str = ACTION_FILTER,
+        page_size: int = MAX_PAGE_SIZE,
         on_page: PageProgress | None = None,
     ) -> Iterator[list[Json]]:
         path = f"/boards/{_seg(board_id)}/actions"
@@ -147,6 +148,7 @@ class HttpTrello(CollectedFeed):
             start=start,
             end=end,
             action_filter=action_filter,
+            page_size=page_size,
             on_page=on_page,
         )
 

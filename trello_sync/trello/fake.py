@@ -17,6 +17,7 @@ from trello_sync.sandbox.shapes import BadRequest, NotFound, SandboxError, Unaut
 from trello_sync.sandbox.state import SandboxState
 from trello_sync.trello.http import _auth_message
 from trello_sync.trello.pager import (
+    MAX_PAGE_SIZE,
     CollectedFeed,
     action_order,
     fetch_all_actions,
@@ -121,6 +122,7 @@ class FakeTrello(CollectedFeed):
         start: datetime | None = None,
         end: datetime | None = None,
         action_filter: str = ACTION_FILTER,
+        page_size: int = MAX_PAGE_SIZE,
         on_page: PageProgress | None = None,
     ) -> Iterator[list[Json]]:
         fetch = self._feed(board_id)
@@ -131,6 +133,7 @@ class FakeTrello(CollectedFeed):
             start=start,
             end=end,
             action_filter=action_filter,
+            page_size=page_size,
             on_page=on_page,
         )
 

@@ -128,6 +128,7 @@ class TrelloPort(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         action_filter: str = ACTION_FILTER,
+        page_size: int = PAGE_MAX,
         on_page: PageProgress | None = None,
     ) -> Iterator[list[Json]]:
         """The board's actions dated in [start, end) (None: from the board's creation, and
