@@ -266,7 +266,9 @@ def test_once_says_in_its_exit_code_whether_it_did_its_work(board: BoardEnv) -> 
     assert "cycle 2: 2 board(s), 1 with a problem" in cycles.stderr
 
     # Trello answers without the board's lists and cards: nothing recorded, exit 1.
-    board.comment("Lea", "/session 1h", days_ago=0.1)
+    # Dated now: a comment backdated to before the replies just posted (the checkpoint)
+    # would fall outside the poll's overlap and go unseen, whatever the hour of the run.
+    board.state.comment(MENTOR, board.cards["Lea"], "/session 1h")
     board.server.faults.add(Fault(kind="empty", times=5, path_contains=board.board_id))
     failed = board.cli("run", "--once")
     assert failed.returncode == 1, failed.stderr
