@@ -39,6 +39,7 @@ from trello_sync.settings import Settings
 from trello_sync.spool import MEMORY_LIMIT as SPOOL_MEMORY_LIMIT
 from trello_sync.spool import ActionSpool, SpoolError
 from trello_sync.trello.port import (
+    BoardSnapshot,
     Json,
     PageProgress,
     TrelloAuthError,
@@ -317,7 +318,9 @@ class Syncer:
                 window = Window()
                 window.read(self._history(board_id), spool)
                 outcome.fetched = len(spool)
-                return self._plan_window(board_id, spool, window, view, state, outcome)
+                return self._plan_window(
+                    board_id, spool, window, view, state, outcome, snapshot=snapshot
+                )
         facts = facts_from_snapshot(
             snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
         )
@@ -327,9 +330,9 @@ class Syncer:
             _young_objects_collected_less(),
             read_ahead(self._history(board_id), ahead=SLICES_AHEAD) as slices,
         ):
+            size = min(self.chunk_size, self.first_sync_chunk)
             for page in slices:
                 pending += window.take(page)
-                size = min(self.chunk_size, self.first_sync_chunk)
                 while len(pending) >= size:
                     actions, pending = pending[:size], pending[size:]
                     outcome.fetched += len(actions)
@@ -338,25 +341,13 @@ class Syncer:
                     newest = max(actions, key=action_order)  # a late action may come first
                     end = Checkpoint(newest.id, newest.date)
                     decision = cycle.decide_chunk(actions, view, facts, config, state, end=end)
-                    self._commit(board_id, decision.plan)
-                    _count(outcome, decision.plan)
+                    self._apply(board_id, decision, outcome)
                     planned, view = planned or decision.planned, decision.view
         outcome.fetched += len(pending)
         config = self._config_for(pending, config)
         view = self._hold_whole(board_id, view, pending, state, last=True)
-        decision = cycle.decide_last(
-            pending,
-            view,
-            facts,
-            config,
-            state,
-            latest=window.latest,
-            window_size=window.size,
-            planned_before=planned,
-        )
-        if not decision.plan.writes_nothing:
-            self._commit(board_id, decision.plan)
-        _count(outcome, decision.plan)
+        decision = self._decide_last(pending, view, facts, config, state, window, planned)
+        self._apply(board_id, decision, outcome)
         return planned or decision.planned
 
     def _hold_whole(
@@ -384,14 +375,23 @@ class Syncer:
                 close()
 
     def _config_for(self, actions: list[Action], config: PlannerConfig) -> PlannerConfig:
-        """The planner's config as these actions need it: who the mentors are once a
-        command comes, who the service posts as once a marked comment does (each costs
-        Trello one request, asked once per process)."""
-        if not config.mentors and cycle.needs_mentors(actions):
-            config = replace(
-                config, mentors=self._settings.planner_config(self.mentors(), None).mentors
-            )
-        if config.service_member_id is None and cycle.needs_service_member(actions):
+        """The planner's config as these actions need it."""
+        return self._with_members(
+            config,
+            commands=cycle.needs_mentors(actions),
+            markers=cycle.needs_service_member(actions),
+        )
+
+    def _with_members(
+        self, config: PlannerConfig, *, commands: bool, markers: bool
+    ) -> PlannerConfig:
+        """Who the mentors are once a command needs it, who the service posts as once a
+        marked comment does: asking Trello who owns the token costs a request, so only
+        then (and once per process)."""
+        if commands and not config.mentors:
+            with_mentors = self._settings.planner_config(self.mentors(), config.reply_since)
+            config = replace(config, mentors=with_mentors.mentors)
+        if markers and config.service_member_id is None:
             config = replace(config, service_member_id=self.service_member_id())
         return config
 
@@ -404,22 +404,14 @@ class Syncer:
     ) -> Window:
         """Reads the window into the spool page by page; what the whole window says.
         Every page is parsed before anything is planned: a malformed action anywhere
-        changes nothing."""
+        changes nothing. (A first sync reads its history in slices: see _first_sync.)"""
         window = Window()
         if prefetched is not None:
             window.read([prefetched], spool)
-        elif checkpoint is not None:
-            window.read(
-                self._trello.board_action_pages(board_id, since=self._since(checkpoint)), spool
-            )
-        elif self._progress is not None:  # a first sync: all of the board's history
-            on_page, close = self._progress(board_id)
-            try:
-                window.read(self._trello.board_action_pages(board_id, on_page=on_page), spool)
-            finally:
-                close()
         else:
-            window.read(self._trello.board_action_pages(board_id), spool)
+            assert checkpoint is not None, "a poll starts from the checkpoint"
+            pages = self._trello.board_action_pages(board_id, since=self._since(checkpoint))
+            window.read(pages, spool)
         return window
 
     def _reread_comments(
@@ -448,11 +440,13 @@ class Syncer:
         view: BoardView,
         state: cycle.Cycle,
         outcome: BoardOutcome,
+        *,
+        snapshot: BoardSnapshot | None = None,
     ) -> bool:
-        """The window oldest first, in chunks of `chunk_size` (a first sync of years of
-        history): memory stays bounded, and a crash keeps the chunks already committed.
-        Each chunk: its unapplied actions and the cards they need whole are read, then
-        decided, then committed. Returns whether anything was planned."""
+        """The window oldest first, in chunks of `chunk_size` (a long window): memory
+        stays bounded, and a crash keeps the chunks already committed. Each chunk: its
+        unapplied actions and the cards they need whole are read, then decided, then
+        committed. Returns whether anything was planned."""
         planned = False
         known: tuple[BoardFacts, PlannerConfig] | None = None  # read once per cycle
         for chunk, last in _chunks_marking_the_last(spool, self.chunk_size):
@@ -464,29 +458,18 @@ class Syncer:
                     needs = (cycle.needs_mentors(actions), cycle.needs_service_member(actions))
                 else:  # a chunk before the last cannot see the later ones: the whole window's
                     events, needs = spool.card_kinds, (spool.has_commands, spool.has_markers)
-                found = self._facts_and_config(board_id, view, events, state, *needs)
+                found = self._facts_and_config(board_id, view, events, state, snapshot, *needs)
                 if isinstance(found, str):
                     outcome.problem = found  # the board looks wiped: flagged, nothing planned
                     return planned
                 known = found
             facts, config = known if known is not None else (None, None)
             if last:
-                decision = cycle.decide_last(
-                    actions,
-                    view,
-                    facts,
-                    config,
-                    state,
-                    latest=window.latest,
-                    window_size=window.size,
-                    planned_before=planned,
-                )
+                decision = self._decide_last(actions, view, facts, config, state, window, planned)
             else:
                 end = Checkpoint(chunk[-1].id, chunk[-1].date)
                 decision = cycle.decide_chunk(actions, view, facts, config, state, end=end)
-            if not decision.plan.writes_nothing:
-                self._commit(board_id, decision.plan)
-            _count(outcome, decision.plan)
+            self._apply(board_id, decision, outcome)
             planned = planned or decision.planned
             view = decision.view
         return planned
@@ -497,12 +480,14 @@ class Syncer:
         view: BoardView,
         events: Collection[CardEvent],
         state: cycle.Cycle,
+        snapshot: BoardSnapshot | None,
         commands: bool,
         markers: bool,
     ) -> tuple[BoardFacts, PlannerConfig] | str:
-        """The board's facts (one snapshot request) and the planner's config; or, the
-        board flagged, the problem when the board looks wiped."""
-        snapshot = self._trello.board_snapshot(board_id)
+        """The board's facts (one snapshot request, unless the cycle has read it already)
+        and the planner's config; or, the board flagged, the problem when the board looks
+        wiped."""
+        snapshot = snapshot or self._trello.board_snapshot(board_id)
         problem = empty_board_problem(len(snapshot.lists), len(snapshot.cards), view, events)
         if problem:
             self._ledger.flag_board(board_id, problem)
@@ -510,13 +495,35 @@ class Syncer:
         facts = facts_from_snapshot(
             snapshot.lists, snapshot.cards, snapshot.custom_fields, self._table
         )
-        # Asking Trello who owns the token costs a request: only when a command or a
-        # marked comment needs it.
-        mentors = self.mentors() if commands else frozenset()
-        config = self._settings.planner_config(mentors, state.reply_since)
-        if markers:
-            config = replace(config, service_member_id=self.service_member_id())
-        return facts, config
+        config = self._settings.planner_config(frozenset(), state.reply_since)
+        return facts, self._with_members(config, commands=commands, markers=markers)
+
+    @staticmethod
+    def _decide_last(
+        actions: list[Action],
+        view: BoardView,
+        facts: BoardFacts | None,
+        config: PlannerConfig | None,
+        state: cycle.Cycle,
+        window: Window,
+        planned_before: bool,
+    ) -> cycle.Decision:
+        return cycle.decide_last(
+            actions,
+            view,
+            facts,
+            config,
+            state,
+            latest=window.latest,
+            window_size=window.size,
+            planned_before=planned_before,
+        )
+
+    def _apply(self, board_id: str, decision: cycle.Decision, outcome: BoardOutcome) -> None:
+        """Commits a decision (an idle one writes nothing: no transaction) and counts it."""
+        if not decision.plan.writes_nothing:
+            self._commit(board_id, decision.plan)
+        _count(outcome, decision.plan)
 
     def _commit(self, board_id: str, plan: Plan) -> None:
         self._ledger.commit(board_id, plan, lease=self._lease)

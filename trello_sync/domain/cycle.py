@@ -25,7 +25,7 @@ from trello_sync.domain.planner import BoardFacts, PlannerConfig, plan, plan_del
 from trello_sync.domain.records import BoardView, Checkpoint, Plan, Reply
 from trello_sync.domain.reminders import plan_reminders
 from trello_sync.domain.replies import carries_marker
-from trello_sync.domain.views import apply_plan, held_whole, merge_plans, outlined_except
+from trello_sync.domain.views import apply_plan, merge_plans, outlined_except
 
 __all__ = [
     "Cycle",
@@ -34,7 +34,6 @@ __all__ = [
     "cards_to_hold_whole",
     "decide_chunk",
     "decide_last",
-    "held_whole",
     "is_command",
     "open_months_start",
     "poll_start",

@@ -152,8 +152,7 @@ class SqlLedger:
         """Insert rows, skipping any whose key already exists (first write wins)."""
         if not rows:
             return
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_insert(self.dialect, table).on_conflict_do_nothing(), rows)
 
     def _insert_records(
         self, conn: Connection, table: Table, records: Sequence[Any], *, ignore: bool
@@ -438,8 +437,7 @@ class SqlLedger:
             self._upsert_meta(conn, key, value)
 
     def _upsert_meta(self, conn: Connection, key: str, value: str) -> None:
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        upsert = dialect.insert(meta).values(key=key, value=value)
+        upsert = dialect_insert(self.dialect, meta).values(key=key, value=value)
         conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
     def _write_board_notes(self, conn: Connection, board_id: str, plan: Plan) -> None:
