@@ -25,10 +25,28 @@ __all__ = [
 ]
 
 
-def run_sandbox(port: int | None = None, out: TextIO | None = None) -> int:
-    """Serves the demo board until SIGINT/SIGTERM; first prints the four settings lines.
+def setup_hints(url: str, demo: DemoBoard) -> list[str]:
+    """How to try `trello-sync setup` against this sandbox, as `# ` comment lines (so that
+    a shell or a `NAME=value` parser skips them). Sandbox values only, no real secrets."""
+    return [
+        "# Try the guided setup against this sandbox (no Trello account needed):",
+        f"#   TRELLO_SYNC_API_URL={url} trello-sync setup",
+        f"#   API key: {demo.api_key}   token: {demo.mentor_token}   "
+        f"read-only token (setup refuses it): {demo.readonly_token}",
+        f"# or in one command: TRELLO_SYNC_API_URL={url} trello-sync setup --key {demo.api_key} "
+        f"--token {demo.mentor_token} --board {demo.short_link} --yes",
+    ]
 
-    Returns the exit code: 0 after a clean stop, 1 if the server could not start.
+
+def run_sandbox(
+    port: int | None = None, out: TextIO | None = None, stop: threading.Event | None = None
+) -> int:
+    """Serves the demo board until SIGINT/SIGTERM; first prints the four settings lines
+    (`NAME=value`, parsed by scripts and tests), then `# ` lines on trying the setup.
+
+    Setting `stop` stops it too (signals can only be caught on the main thread, so a
+    caller running it in another thread stops it so). Returns the exit code: 0 after a
+    clean stop, 1 if the server could not start.
     """
     out = out or sys.stdout
     try:
@@ -38,7 +56,7 @@ def run_sandbox(port: int | None = None, out: TextIO | None = None) -> int:
             f"trello-sync sandbox: cannot listen on port {port}: {error.strerror}", file=sys.stderr
         )
         return 1
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -48,6 +66,8 @@ def run_sandbox(port: int | None = None, out: TextIO | None = None) -> int:
         print(f"TRELLO_API_KEY={demo.api_key}", file=out)
         print(f"TRELLO_TOKEN={demo.mentor_token}", file=out)
         print(f"TRELLO_SYNC_BOARDS={demo.board_id}", file=out)
+        for line in setup_hints(server.url, demo):
+            print(line, file=out)
         out.flush()
         while not stop.wait(0.5):
             pass

@@ -43,6 +43,7 @@ class DemoBoard:
     student_username: str
     card_ids: Mapping[str, str] = field(default_factory=dict)  # student name → card id
     list_ids: Mapping[str, str] = field(default_factory=dict)  # list name → list id
+    readonly_token: str = ""  # the mentor's, with scope "read" (setup must refuse it)
 
 
 class _Script:
@@ -94,7 +95,8 @@ def _member(state: SandboxState, username: str, full_name: str) -> str:
 
 
 def build_demo_board(state: SandboxState, *, today: date, tz: tzinfo) -> DemoBoard:
-    """Builds the board in `state`: members, tokens, lists, labels, field, cards, history."""
+    """Builds the board in `state`: members, tokens (the mentor's, read-write and read-only,
+    the student's), lists, labels, field, cards, history."""
     _member(state, *MENTOR)
     _member(state, *STUDENT)
     mentor_token = state.add_token(MENTOR[0])
@@ -198,6 +200,8 @@ def build_demo_board(state: SandboxState, *, today: date, tz: tzinfo) -> DemoBoa
     s.card("Inès Garnier", 3, 10, desc="Project: Learn how to learn\n")
     s.say("Inès Garnier", "First meeting planned for next week.", 3, 10, 10)
 
+    # Last, so that every random draw before it (links, tokens) is as it was without it.
+    readonly_token = state.add_token(MENTOR[0], scope="read")
     return DemoBoard(
         board_id=board["id"],
         short_link=board["shortLink"],
@@ -208,6 +212,7 @@ def build_demo_board(state: SandboxState, *, today: date, tz: tzinfo) -> DemoBoa
         student_username=STUDENT[0],
         card_ids=dict(s.cards),
         list_ids=dict(s.lists),
+        readonly_token=readonly_token,
     )
 
 

@@ -77,6 +77,9 @@ class Api:
         self.state = state
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/members/{ref}", self._get_member),
+            ("GET", "/members/{ref}/boards", self._get_member_boards),
+            ("GET", "/tokens/{token}", self._get_token),
+            ("GET", "/tokens/{token}/member", self._get_token_member),
             ("GET", "/boards/{ref}", self._get_board),
             ("GET", "/boards/{ref}/actions", self._get_board_actions),
             ("GET", "/boards/{ref}/lists", self._get_board_lists),
@@ -102,6 +105,7 @@ class Api:
             ("DELETE", "/cards/{ref}/idLabels/{label}", self._delete_card_label),
             ("PUT", "/cards/{ref}/customField/{field}/item", self._put_field_item),
             ("POST", "/boards", self._post_board),
+            ("PUT", "/boards/{ref}", self._put_board),
             ("POST", "/lists", self._post_list),
             ("PUT", "/lists/{id}", self._put_list),
             ("POST", "/labels", self._post_label),
@@ -124,6 +128,20 @@ class Api:
 
     def _get_member(self, member: str, params: Json, ref: str) -> Any:
         return self.state.member(member if ref == "me" else ref)
+
+    def _get_member_boards(self, member: str, params: Json, ref: str) -> Any:
+        return self.state.member_boards(
+            member,
+            member if ref == "me" else ref,
+            filter=_str(params, "filter", "all") or "all",
+            fields=_str(params, "fields"),
+        )
+
+    def _get_token(self, member: str, params: Json, token: str) -> Any:
+        return self.state.token_info(token)
+
+    def _get_token_member(self, member: str, params: Json, token: str) -> Any:
+        return self.state.token_member(token)
 
     def _board_id(self, member: str, ref: str) -> str:
         return self.state.check_board_access(member, ref)
@@ -295,6 +313,13 @@ class Api:
             default_lists=_flag(params, "defaultLists", True),
             default_labels=_flag(params, "defaultLabels", True),
         )
+
+    def _put_board(self, member: str, params: Json, ref: str) -> Any:
+        board_id = self._board_id(member, ref)
+        closed = _bool(params, "closed", None)
+        if closed is None:
+            return self.state.board(board_id)
+        return self.state.set_board_closed(member, board_id, closed)
 
     def _post_list(self, member: str, params: Json) -> Any:
         board_id = self._board_id(member, _required(params, "idBoard"))

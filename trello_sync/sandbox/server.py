@@ -42,6 +42,7 @@ REASONS = {
     504: "Gateway Timeout",
 }
 _AUTH_PAIR = r'(\w+)="([^"]*)"'
+WRITE_METHODS = frozenset(("POST", "PUT", "DELETE"))
 
 
 @dataclass
@@ -234,7 +235,7 @@ class SandboxServer:
         self, method: str, path: str, params: Json, key: str, token: str, entry: Json
     ) -> Response:
         try:
-            member_id = self.state.authenticate(key, token)
+            member_id, may_write = self.state.authorize(key, token)
         except SandboxError as error:
             return self._with_limits(Response.text(error.status, error.message), key, token)
         entry["member"] = self.state.member(member_id)["username"]
@@ -250,6 +251,11 @@ class SandboxServer:
         if limited:
             body = {"error": limited, "message": "Rate limit exceeded"}
             return self._with_limits(Response.json(429, body), key, token)
+        if method in WRITE_METHODS and not may_write:
+            # A read-only token: refused after it was counted (Trello counts every request
+            # it authenticates), before the faults, so it takes no switch meant for a write.
+            refused = Response.text(401, "unauthorized permission requested")
+            return self._with_limits(refused, key, token)
         faults = self.faults.take(method, path, params)
         if faults:
             entry["faults"] = [f.kind for f in faults]

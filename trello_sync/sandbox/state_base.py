@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import random
 import string
 import threading
@@ -29,6 +30,15 @@ VALUE_KEYS = ("text", "number", "date", "checked")
 DEFAULT_CARD_ACTION_FILTER = "commentCard,updateCard:idList"
 DEFAULT_LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue")
 POS_STEP = 16384
+# `expiration` values Trello's authorize page takes, as a lifetime (None: never expires).
+TOKEN_LIFETIMES: dict[str, timedelta | None] = {
+    "1hour": timedelta(hours=1),
+    "1day": timedelta(days=1),
+    "30days": timedelta(days=30),
+    "never": None,
+}
+TOKEN_SCOPES = frozenset(("read", "write", "account"))
+TOKEN_IDENTIFIER = "trello-sync"  # the app name a token is granted to, as Trello shows it
 
 
 def _utc_now() -> datetime:
@@ -44,6 +54,14 @@ def locked(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P]
 
     functools.update_wrapper(wrapper, method)
     return wrapper
+
+
+def _token_object_id(token: str, created: datetime) -> str:
+    """A token's 24-hex object id: its creation second, then a digest of the token. Not
+    drawn from the state's id factory nor its random source, so that adding a token leaves
+    every other id and draw of a seeded state as it was."""
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+    return f"{int(created.timestamp()):08x}{digest}"
 
 
 class StateBase:
@@ -62,7 +80,8 @@ class StateBase:
         self._ids = shapes.ObjectIdFactory(self._rng.getrandbits(28))
         self.api_key: str = api_key or f"{self._rng.getrandbits(128):032x}"
         self._members: dict[str, Json] = {}
-        self._tokens: dict[str, str] = {}
+        # token → {id, idMember, write, dateCreated, dateExpires (None: never)}
+        self._tokens: dict[str, Json] = {}
         self._boards: dict[str, Json] = {}
         self._board_members: dict[str, list[str]] = {}
         self._next_short: dict[str, int] = {}
@@ -230,32 +249,98 @@ class StateBase:
         return member
 
     @locked
-    def add_token(self, member_ref: str, token: str | None = None) -> str:
+    def add_token(
+        self,
+        member_ref: str,
+        token: str | None = None,
+        *,
+        scope: str = "read,write",
+        expiration: str = "never",
+    ) -> str:
+        """A new token for the member, as Trello's authorize page grants one: `scope` is a
+        comma list of read/write/account (every token can read), `expiration` one of
+        1hour/1day/30days/never, counted from this state's clock."""
         member = self._member(member_ref)
+        parts = {p.strip() for p in scope.split(",") if p.strip()}
+        if not parts or not parts <= TOKEN_SCOPES:
+            raise BadRequest("invalid value for scope")
+        if expiration not in TOKEN_LIFETIMES:
+            raise BadRequest("invalid value for expiration")
         token = token or f"{self._rng.getrandbits(256):064x}"
-        self._tokens[token] = member["id"]
+        created = self._when(None)
+        lifetime = TOKEN_LIFETIMES[expiration]
+        self._tokens[token] = {
+            "id": _token_object_id(token, created),
+            "idMember": member["id"],
+            "write": "write" in parts,
+            "dateCreated": created,
+            "dateExpires": created + lifetime if lifetime is not None else None,
+        }
         return token
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
             self._tokens.pop(token, None)
 
+    def _token(self, token: str) -> Json | None:
+        """The token's record, or None if it was never granted, was revoked or expired."""
+        record = self._tokens.get(token)
+        if record is None:
+            return None
+        expires = record["dateExpires"]
+        if expires is not None and self._when(None) >= expires:
+            return None
+        return record
+
     @locked
     def authenticate(self, key: str | None, token: str | None) -> str:
         """The id of the member behind (key, token); 401 `invalid key` / `invalid token`."""
+        return self.authorize(key, token)[0]
+
+    @locked
+    def authorize(self, key: str | None, token: str | None) -> tuple[str, bool]:
+        """(member id, may the token write) for (key, token); 401 as `authenticate`."""
         if not key or key != self.api_key:
             raise Unauthorized("invalid key")
-        member_id = self._tokens.get(token or "")
-        if member_id is None:
+        record = self._token(token or "")
+        if record is None:
             raise Unauthorized("invalid token")
-        return member_id
+        return str(record["idMember"]), bool(record["write"])
 
     @locked
     def member_for_token(self, token: str) -> Json:
-        member_id = self._tokens.get(token)
-        if member_id is None:
+        record = self._token(token)
+        if record is None:
             raise Unauthorized("invalid token")
-        return self._member_json(self._members[member_id])
+        return self._member_json(self._members[record["idMember"]])
+
+    @locked
+    def token_info(self, token: str) -> Json:
+        """`GET /1/tokens/{token}`: who granted it, when, until when, with which rights;
+        404 for a token that is unknown, revoked or expired (Trello keeps none of them)."""
+        record = self._token(token)
+        if record is None:
+            raise NotFound()
+        expires = record["dateExpires"]
+        return {
+            "id": record["id"],
+            "identifier": TOKEN_IDENTIFIER,
+            "idMember": record["idMember"],
+            "dateCreated": shapes.format_date(record["dateCreated"]),
+            "dateExpires": shapes.format_date(expires) if expires is not None else None,
+            "permissions": [
+                {"idModel": "*", "modelType": model, "read": True, "write": record["write"]}
+                for model in ("Board", "Organization")
+            ],
+        }
+
+    @locked
+    def token_member(self, token: str) -> Json:
+        """`GET /1/tokens/{token}/member`: the token's member, as `/members/me` shows it."""
+        record = self._token(token)
+        if record is None:
+            raise NotFound()
+        return self._member_json(self._members[record["idMember"]])
 
     @locked
     def member(self, member_ref: str) -> Json:

@@ -17,6 +17,19 @@ from trello_sync.sandbox.state_base import (
     locked,
 )
 
+# Every field Trello's board object has: `fields` may name any of them (the ones the
+# sandbox does not model are left out of the answer); any other name is a 400.
+# fmt: off
+BOARD_FIELDS = frozenset((
+    "id", "name", "desc", "descData", "closed", "idMemberCreator", "idOrganization", "pinned",
+    "url", "shortUrl", "prefs", "labelNames", "starred", "limits", "memberships",
+    "enterpriseOwned", "dateLastActivity", "dateLastView", "shortLink", "idBoardSource",
+    "idEnterprise", "idTags", "powerUps", "subscribed", "creationMethod", "premiumFeatures",
+    "ixUpdate", "templateGallery",
+))
+# fmt: on
+MEMBER_BOARD_FILTERS = ("all", "open", "closed")
+
 
 class BoardState(StateBase):
     # --- boards, lists, labels, custom fields --------------------------------------------
@@ -80,6 +93,49 @@ class BoardState(StateBase):
     @locked
     def board(self, board_ref: str) -> Json:
         return self._board(board_ref)
+
+    @locked
+    def set_board_closed(
+        self, actor: str, board_ref: str, closed: bool, *, at: datetime | None = None
+    ) -> Json:
+        """Closes (archives) or reopens a board, as `PUT /1/boards/{id}?closed=` does."""
+        board = self._board(board_ref)
+        if board["closed"] != closed:
+            board["closed"] = closed
+            data = {
+                "board": {**self._board_ref(board), "closed": closed},
+                "old": {"closed": not closed},
+            }
+            key = "action_closed_board" if closed else "action_reopened_board"
+            self._record(actor, "updateBoard", data, key, at)
+        return board
+
+    @locked
+    def member_boards(
+        self, actor: str, member_ref: str, *, filter: str = "all", fields: str | None = None
+    ) -> list[Json]:
+        """`GET /1/members/{ref}/boards`: the boards `member_ref` belongs to that `actor`
+        may see too (all of them when they are the same member), oldest first, each as
+        `GET /1/boards/{id}` shows it, restricted to `fields` (a comma list or "all"; the
+        id always comes)."""
+        viewer, member = self._member(actor)["id"], self._member(member_ref)["id"]
+        if filter not in MEMBER_BOARD_FILTERS:
+            raise BadRequest("invalid value for filter")
+        keep: set[str] | None = None
+        if fields is not None and fields.strip() not in ("", "all"):
+            keep = {f.strip() for f in fields.split(",") if f.strip()}
+            if not keep <= BOARD_FIELDS:
+                raise BadRequest("invalid value for fields")
+            keep.add("id")
+        boards = [
+            self._boards[board_id]
+            for board_id, members in self._board_members.items()
+            if member in members and viewer in members
+        ]
+        if filter != "all":
+            boards = [b for b in boards if b["closed"] == (filter == "closed")]
+        boards.sort(key=lambda b: b["id"])
+        return [{k: v for k, v in b.items() if keep is None or k in keep} for b in boards]
 
     @locked
     def get_list(self, list_id: str) -> Json:
