@@ -92,9 +92,72 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--to", required=True, metavar="URL", help="the new ledger, e.g. postgresql://…"
     )
+    _add_setup(commands)
     sandbox = commands.add_parser("sandbox", help="serve the demo board on a local sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     return parser
+
+
+def _add_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    setup = commands.add_parser(
+        "setup",
+        help="guided setup: API key, token, board, lists and labels, then check and sync",
+        description="Takes you from the demo to your own board: reads your API key and "
+        "token (checked with Trello), lets you pick your boards or make a new one, offers "
+        "to create the missing stage lists and the project labels, writes trello-sync.toml "
+        "and the secrets folder, then runs check and the first sync. In a terminal it asks "
+        "what the flags do not say; without one, a missing answer is an error naming its "
+        "flag. An existing trello-sync.toml is only changed with --force. TRELLO_SYNC_API_URL "
+        "points it at another Trello (the sandbox: see `trello-sync sandbox`).",
+    )
+    setup.add_argument(
+        "--key", metavar="KEY", help="your Trello API key (default: TRELLO_API_KEY if set)"
+    )
+    setup.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="a token authorised for the key (default: TRELLO_TOKEN if set)",
+    )
+    setup.add_argument(
+        "--board",
+        dest="boards",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ID",
+        help="a board to sync: its name, id, short link or URL (repeat for several)",
+    )
+    setup.add_argument("--new-board", metavar="NAME", help="make a new board with the stage lists")
+    setup.add_argument(
+        "--create-lists", action="store_true", help="create the stage lists a board lacks"
+    )
+    setup.add_argument(
+        "--create-labels",
+        action="store_true",
+        help="create a label for each project of the pay table the board has no label for",
+    )
+    setup.add_argument(
+        "--lang", choices=("en", "fr"), help="names of new stage lists (default: the locale's)"
+    )
+    setup.add_argument(
+        "--secrets-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the key and token go (default ~/.config/trello-sync/secrets)",
+    )
+    setup.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="the configuration to write (default: TRELLO_SYNC_CONFIG or ./trello-sync.toml)",
+    )
+    setup.add_argument(
+        "--expiration",
+        choices=("1day", "30days", "never"),
+        default="never",
+        help="how long the token authorised at the printed address lasts (default never)",
+    )
+    setup.add_argument("--yes", action="store_true", help="run the first sync after check")
+    setup.add_argument("--force", action="store_true", help="update an existing configuration file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from trello_sync.sandbox import run_sandbox
 
             return run_sandbox(args.port or None)
+        if args.command == "setup":
+            return _run_setup(args, debug)
         if args.command == "demo":
             from trello_sync.demo import run_demo
 
@@ -183,6 +248,27 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "export":
             return export(app, args.out, offline=args.offline)
     raise UsageError(f"unknown command {args.command!r}")
+
+
+def _run_setup(args: argparse.Namespace, debug: bool) -> int:
+    from trello_sync.domain.board_fit import Lang
+    from trello_sync.setup import SetupOptions, run_setup
+
+    options = SetupOptions(
+        key=args.key,
+        token=args.token,
+        boards=list(args.boards),
+        new_board=args.new_board,
+        create_lists=args.create_lists,
+        create_labels=args.create_labels,
+        lang=Lang(args.lang) if args.lang else None,
+        secrets_dir=args.secrets_dir,
+        config=args.config,
+        expiration=args.expiration,
+        yes=args.yes,
+        force=args.force,
+    )
+    return run_setup(options, SystemClock(), debug=debug)
 
 
 def _run_worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -94,7 +94,7 @@ def mentor_name(value: str) -> str:
     return name
 
 
-def _local_zone_name() -> str:
+def local_zone_name() -> str:
     """The machine's IANA zone, or UTC when it cannot be told."""
     tz_env = os.environ.get("TZ", "").lstrip(":")
     if tz_env:
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     )
     export_dir: Path = Field(description="Where exports are written.")
     timezone: str = Field(
-        default_factory=_local_zone_name,
+        default_factory=local_zone_name,
         description="IANA time zone for dates and the nightly export (default: the machine's).",
     )
 
@@ -248,7 +248,7 @@ class Settings(BaseSettings):
             _SecretEnvSource(settings_cls),
             _EnvSource(settings_cls),
             _SecretsDirSource(settings_cls),
-            _TomlSource(settings_cls, _user_config_path(), user=True),
+            _TomlSource(settings_cls, user_config_path(), user=True),
             _TomlSource(settings_cls, None, user=False),
         )
 
@@ -290,7 +290,7 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in (self.api_key, self.token) if s is not None]
 
 
-def _user_config_path() -> Path:
+def user_config_path() -> Path:
     return Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG_FILE))
 
 
@@ -363,15 +363,24 @@ class _SecretEnvSource(PydanticBaseSettingsSource):
         }
 
 
+def default_secrets_dir() -> Path:
+    """Where `trello-sync setup` puts the secrets, and where they are looked for when
+    TRELLO_SYNC_SECRETS_DIR is not set: `$XDG_CONFIG_HOME/trello-sync/secrets`, that is
+    `~/.config/trello-sync/secrets` on most machines."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "trello-sync" / "secrets"
+
+
 class _SecretsDirSource(PydanticBaseSettingsSource):
-    """`TRELLO_SYNC_SECRETS_DIR/TRELLO_API_KEY` and `.../TRELLO_TOKEN` files."""
+    """`TRELLO_SYNC_SECRETS_DIR/TRELLO_API_KEY` and `.../TRELLO_TOKEN` files; without
+    that variable, the same files in default_secrets_dir() if that folder exists."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        folder = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
-        if not folder:
+        folder = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR") or default_secrets_dir()
+        if not Path(folder).is_dir():
             return {}
         found: dict[str, Any] = {}
         for field_name, env_name in SECRET_ENV.items():
