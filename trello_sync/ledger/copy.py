@@ -17,8 +17,10 @@ from trello_sync.ledger.schema import (
     applied_actions,
     boards,
     cards,
+    documents,
     entries,
     meta,
+    payments,
     replies,
     stage_moves,
     write_transaction,
@@ -28,15 +30,31 @@ from trello_sync.ledger.store import LedgerError
 
 BATCH = 1000
 # Parents before children; leases are not copied (they belong to running workers).
-TABLES: tuple[Table, ...] = (boards, cards, stage_moves, applied_actions, entries, replies, meta)
+TABLES: tuple[Table, ...] = (
+    boards,
+    cards,
+    stage_moves,
+    applied_actions,
+    entries,
+    replies,
+    documents,
+    payments,
+    meta,
+)
+# A reversal points at what it reverses (a foreign key): originals first, then each
+# table's own order.
+_REVERSES = {
+    entries.name: entries.c.reverses_entry_id,
+    payments.name: payments.c.reverses_payment_id,
+}
 
 
 def _rows(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
     query = select(table).order_by(*table.primary_key.columns)
-    if table is entries:
-        # A reversal points at its original (a foreign key): originals first.
+    reverses = _REVERSES.get(table.name)
+    if reverses is not None:
         query = select(table).order_by(
-            table.c.reverses_entry_id.is_not(None), table.c.recorded_at, table.c.entry_id
+            reverses.is_not(None), table.c.recorded_at, *table.primary_key.columns
         )
     result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
     for partition in result.partitions(BATCH):
@@ -50,10 +68,10 @@ def _count(conn: Connection, table: Table) -> int:
 def copy_ledger(source: SqlLedger, target: SqlLedger) -> dict[str, int]:
     """Copy every row of `source` into the empty `target`; return the counts per table."""
     with target.engine.connect() as conn:
-        busy = [t.name for t in (boards, entries) if _count(conn, t)]
+        busy = [t.name for t in (boards, entries, documents, payments) if _count(conn, t)]
     if busy:
         raise LedgerError(
-            f"the target ledger is not empty (it has {' and '.join(busy)}); "
+            f"the target ledger is not empty (it has {', '.join(busy)}); "
             "migrate-ledger only fills a new, empty ledger"
         )
     counts: dict[str, int] = {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Row
 
+from trello_sync.domain.documents import DocumentKind, IssuedDocument, Payment
 from trello_sync.domain.records import (
     AppliedAction,
     CardRecord,
@@ -80,3 +82,21 @@ def stand_in_card(
         level=last.level if last else 0,  # 0: unknown
         first_seen_action_id=sources[0] if sources else "",
     )
+
+
+def document_row(document: IssuedDocument) -> dict[str, Any]:
+    # Compact JSON, the ids in the document's own order: the same list gives the same text.
+    ids = json.dumps(list(document.entry_ids), separators=(",", ":"), ensure_ascii=False)
+    return {**row_of(document), "kind": document.kind.value, "entry_ids": ids}
+
+
+def document_of(row: Row[Any]) -> IssuedDocument:
+    values = row._asdict()
+    ids = json.loads(values["entry_ids"])
+    return IssuedDocument(
+        **{**values, "kind": DocumentKind(values["kind"]), "entry_ids": tuple(ids)}
+    )
+
+
+def payment_of(row: Row[Any]) -> Payment:
+    return Payment(**row._asdict())

@@ -17,9 +17,17 @@ Tables (one row of each is...):
   reply is pending, attempted, posted, or failed (given up, with the reason).
 - ``board_leases`` (board_key PK; owner, fence, expires_at): which worker handles a board.
 - ``meta`` (key PK, value): small facts such as the last nightly export.
+- ``documents`` (key PK; mentor, month, kind, seq, number, issued_on, due_on, refers_to,
+  currency, total_cents, entry_ids, body, created_at): a numbered invoice or correction,
+  as issued. ``seq`` is the mentor's continuous sequence (UNIQUE (mentor, seq)), and
+  ``number`` (UNIQUE per mentor) the prefix and that sequence; ``entry_ids`` a JSON list.
+- ``payments`` (payment_id PK; mentor, month, received_on, amount_cents, currency, method,
+  ref, recorded_at, reverses_payment_id): a payment received, or the reversal of one
+  (``reverses_payment_id`` UNIQUE and a foreign key: a payment is reversed at most once).
 
-``entries``, ``stage_moves`` and ``applied_actions`` refuse UPDATE and DELETE in the
-database itself (triggers), so no code path, and no hand-typed SQL, rewrites history.
+``entries``, ``stage_moves``, ``applied_actions``, ``documents`` and ``payments`` refuse
+UPDATE and DELETE in the database itself (triggers), so no code path, and no hand-typed
+SQL, rewrites history.
 
 Instants are aware UTC in Python; PostgreSQL keeps TIMESTAMPTZ, SQLite the UTC text
 ``YYYY-MM-DD HH:MM:SS.ffffff`` (fixed width, so text order is time order). Identifiers
@@ -62,10 +70,13 @@ WRITE_OPTION = "trello_sync_write"
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction: commits on success, rolls back on any exception."""
+def write_transaction(engine: Engine, isolation_level: str | None = None) -> Iterator[Connection]:
+    """One write transaction: commits on success, rolls back on any exception. An
+    `isolation_level` applies on PostgreSQL only (SQLite's writers are serial already)."""
     with engine.connect() as conn:
         conn.execution_options(**{WRITE_OPTION: True})
+        if isolation_level is not None and conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level=isolation_level)
         with conn.begin():
             yield conn
 
@@ -210,6 +221,42 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# Column names are the fields of domain.documents.IssuedDocument (entry_ids as JSON text).
+documents = Table(
+    "documents",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("mentor", Text, nullable=False),
+    Column("month", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("refers_to", Text),
+    Column("currency", Text, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("entry_ids", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Column names are exactly the fields of domain.documents.Payment.
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", Text, primary_key=True),
+    Column("mentor", Text, nullable=False),
+    Column("month", Text, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("ref", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("reverses_payment_id", Text, unique=True),
+)
+
 
 # --- migrations -------------------------------------------------------------------------
 # Each step's DDL is frozen text: once released it never changes (a database that ran it
@@ -304,27 +351,21 @@ _V1_TABLES = [
     "CREATE TABLE meta (key {key} PRIMARY KEY, value {text} NOT NULL)",
 ]
 
-APPEND_ONLY_TABLES = ("entries", "stage_moves", "applied_actions")
+APPEND_ONLY_TABLES = ("entries", "stage_moves", "applied_actions")  # since step 1
 
 
-def _v1_append_only(dialect: str) -> list[str]:
+def _append_only_triggers(dialect: str, tables: Sequence[str]) -> list[str]:
+    """The triggers that refuse UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) on
+    `tables`; PostgreSQL's call the function step 1 creates."""
     if dialect == "sqlite":
         return [
             f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
             f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
-            for table in APPEND_ONLY_TABLES
+            for table in tables
             for verb in ("UPDATE", "DELETE")
         ]
-    # No '%' anywhere: psycopg would read it as a placeholder.
-    statements = [
-        """CREATE FUNCTION trello_sync_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION USING
-                MESSAGE = TG_TABLE_NAME || ' are append-only',
-                ERRCODE = 'restrict_violation';
-        END $$"""
-    ]
-    for table in APPEND_ONLY_TABLES:
+    statements: list[str] = []
+    for table in tables:
         statements += [
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION trello_sync_append_only()",
@@ -332,6 +373,19 @@ def _v1_append_only(dialect: str) -> list[str]:
             "FOR EACH STATEMENT EXECUTE FUNCTION trello_sync_append_only()",
         ]
     return statements
+
+
+def _v1_append_only(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return _append_only_triggers(dialect, APPEND_ONLY_TABLES)
+    # No '%' anywhere: psycopg would read it as a placeholder.
+    function = """CREATE FUNCTION trello_sync_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION USING
+                MESSAGE = TG_TABLE_NAME || ' are append-only',
+                ERRCODE = 'restrict_violation';
+        END $$"""
+    return [function, *_append_only_triggers(dialect, APPEND_ONLY_TABLES)]
 
 
 @dataclass(frozen=True)
@@ -397,6 +451,46 @@ _V4_FAILED_REPLIES: Mapping[str, Sequence[str]] = {
     ],
 }
 
+# Numbered documents and payments received. A document's number is decided once, in the
+# transaction that inserts it: UNIQUE (mentor, seq) and UNIQUE (mentor, number) make a
+# second writer with the same number fail instead of issuing it twice (see
+# ledger/documents.py). Each mentor is a seller of their own, with their own sequence:
+# two mentors may both have an invoice F-0001.
+_V5_DOCUMENTS_AND_PAYMENTS = [
+    """CREATE TABLE documents (
+        key {key} PRIMARY KEY,
+        mentor {key} NOT NULL,
+        month {key} NOT NULL,
+        kind {key} NOT NULL,
+        seq INTEGER NOT NULL CHECK (seq > 0),
+        number {key} NOT NULL,
+        issued_on {date} NOT NULL,
+        due_on {date} NOT NULL,
+        refers_to {key},
+        currency {key} NOT NULL,
+        total_cents {cents} NOT NULL,
+        entry_ids {text} NOT NULL,
+        body {text} NOT NULL,
+        created_at {ts} NOT NULL,
+        UNIQUE (mentor, seq),
+        UNIQUE (mentor, number))""",
+    "CREATE INDEX documents_by_month ON documents (mentor, month, seq)",
+    """CREATE TABLE payments (
+        payment_id {key} PRIMARY KEY,
+        mentor {key} NOT NULL,
+        month {key} NOT NULL,
+        received_on {date} NOT NULL,
+        amount_cents {cents} NOT NULL,
+        currency {key} NOT NULL,
+        method {key} NOT NULL,
+        ref {text} NOT NULL,
+        recorded_at {ts} NOT NULL,
+        reverses_payment_id {key} UNIQUE REFERENCES payments (payment_id))""",
+    "CREATE INDEX payments_in_order ON payments (received_on, recorded_at, payment_id)",
+    "CREATE INDEX payments_by_month ON payments (mentor, month)",
+]
+_V5_APPEND_ONLY = ("documents", "payments")
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
@@ -417,6 +511,15 @@ STEPS: tuple[Step, ...] = (
         4,
         "replies given up (status failed, with the reason)",
         {dialect: _render(_V4_FAILED_REPLIES[dialect], dialect) for dialect in _TYPES},
+    ),
+    Step(
+        5,
+        "numbered documents and payments received, append-only",
+        {
+            dialect: _render(_V5_DOCUMENTS_AND_PAYMENTS, dialect)
+            + _append_only_triggers(dialect, _V5_APPEND_ONLY)
+            for dialect in _TYPES
+        },
     ),
 )
 LATEST_VERSION = STEPS[-1].version

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain.actions import format_instant
+from trello_sync.domain.documents import DocumentRequest, IssuedDocument, Payment
 from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.records import (
     BoardView,
@@ -37,6 +38,7 @@ from trello_sync.domain.records import (
     PostedReply,
     StageMove,
 )
+from trello_sync.ledger import documents as books
 from trello_sync.ledger import leases, reads, schema
 from trello_sync.ledger.bulk import SqliteBulkInsert
 from trello_sync.ledger.rows import (
@@ -134,8 +136,8 @@ class SqlLedger:
             raise LedgerError(f"ledger database error: {_first_line(error)}") from error
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._errors(), write_transaction(self._engine) as conn:
+    def _write(self, isolation_level: str | None = None) -> Iterator[Connection]:
+        with self._errors(), write_transaction(self._engine, isolation_level) as conn:
             yield conn
 
     @contextmanager
@@ -402,6 +404,25 @@ class SqlLedger:
     def live_owners(self) -> set[str]:
         with self._read() as conn:
             return leases.live_owners(conn, self._clock.now())
+
+    # --- numbered documents and payments (ledger/documents.py) ----------------------------
+    def issue_document(
+        self, request: DocumentRequest, *, prefix: str, at: datetime
+    ) -> IssuedDocument:
+        return books.issue_document(self._write, request, prefix, at)
+
+    def documents(
+        self, mentor: str | None = None, month: str | None = None
+    ) -> list[IssuedDocument]:
+        with self._read() as conn:
+            return books.select_documents(conn, mentor, month)
+
+    def record_payment(self, payment: Payment) -> None:
+        books.record_payment(self._write, payment)
+
+    def payments(self, mentor: str | None = None, month: str | None = None) -> list[Payment]:
+        with self._read() as conn:
+            return books.select_payments(conn, mentor, month)
 
     # --- reading for exports, reports, checks ----------------------------------------------
     def entries(self, board_id: str | None = None) -> Iterator[Entry]:

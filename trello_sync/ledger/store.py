@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from trello_sync.domain.documents import DocumentRequest, IssuedDocument, Payment
 from trello_sync.domain.ids import ReplyKind
 from trello_sync.domain.records import (
     BoardView,
@@ -165,6 +166,35 @@ class LedgerStore(Protocol):
     def mark_failed(self, reply_id: str, reason: str, lease: Lease | None = None) -> None:
         """Give a reply up (Trello refuses it as it is, or its card is gone); a reply
         already posted stays posted."""
+        ...
+
+    # --- numbered documents and payments (append-only) ---------------------------------
+    def issue_document(
+        self, request: DocumentRequest, *, prefix: str, at: datetime
+    ) -> IssuedDocument:
+        """In ONE write transaction: the document already issued under `request.key`,
+        unchanged (deciding twice issues once), or a new one numbered `prefix` + the
+        mentor's next sequence number (`F-0001`, …): one continuous sequence per mentor,
+        invoices and corrections alike, with no gap and no number reused, even with
+        several workers issuing at once. LedgerError if it cannot be issued (a kind
+        without a number, a number another mentor holds)."""
+        ...
+
+    def documents(
+        self, mentor: str | None = None, month: str | None = None
+    ) -> list[IssuedDocument]:
+        """The documents issued (of that mentor, of that month), ordered by (mentor, seq)."""
+        ...
+
+    def record_payment(self, payment: Payment) -> None:
+        """Record a payment received, or the reversal of one. LedgerError (nothing written)
+        for a payment id already recorded, or a reversal of a payment unknown, already
+        reversed, itself a reversal, or of which it is not the opposite."""
+        ...
+
+    def payments(self, mentor: str | None = None, month: str | None = None) -> list[Payment]:
+        """The payments (of that mentor, for that month), ordered by (received_on,
+        recorded_at, payment_id)."""
         ...
 
     # --- reading for exports, reports, checks -----------------------------------------
