@@ -44,6 +44,52 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync", help="one sync pass of every board, then post the replies")
     report = commands.add_parser("report", help="show the month's students, sessions and pay")
     report.add_argument("--month", help="YYYY-MM (default: this month)")
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="also write the dashboard (one self-contained HTML file) to PATH",
+    )
+    statement = commands.add_parser(
+        "statement",
+        help="the month's statement (an invoice when [invoice] is set): HTML, PDF or CSV",
+        description="Writes one month's statement of a mentor: every entry, subtotals per "
+        "level and status, the total, paid and outstanding, and charts. With an [invoice] "
+        "table in the configuration, a month that is over becomes a numbered invoice "
+        "(Facture), issued once; a later correction becomes a credit note or a "
+        "supplementary invoice with its own number.",
+    )
+    statement.add_argument("--month", required=True, help="YYYY-MM")
+    statement.add_argument(
+        "--format", choices=("html", "pdf", "csv"), default="html", help="(default html)"
+    )
+    statement.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="the file to write (default: TRELLO_SYNC_EXPORT_DIR/statement-YYYY-MM-MENTOR.EXT)",
+    )
+    statement.add_argument(
+        "--mentor",
+        metavar="USERNAME",
+        help="whose statement (default: the one mentor with entries that month)",
+    )
+    paid = commands.add_parser(
+        "paid",
+        help="record a payment received for a month (or reverse one)",
+        description="Records a payment received, append-only, in the ledger: statements "
+        "show what is paid and outstanding, and the exports write receipts.csv (the "
+        "livre des recettes). --reverse ID records the reversal of a payment instead.",
+    )
+    paid.add_argument("--month", help="YYYY-MM: the month of work paid")
+    paid.add_argument("--on", dest="received_on", metavar="YYYY-MM-DD", help="date received")
+    paid.add_argument("--amount", metavar="AMOUNT", help="e.g. 245.00")
+    paid.add_argument(
+        "--method", choices=("transfer", "paypal"), default="transfer", help="(default transfer)"
+    )
+    paid.add_argument("--ref", default="", metavar="TEXT", help="the payer's reference")
+    paid.add_argument("--mentor", metavar="USERNAME", help="who was paid (default: the mentor)")
+    paid.add_argument("--reverse", metavar="ID", help="reverse the payment with this id")
     export = commands.add_parser("export", help="write the ledger and statements now")
     export.add_argument("--out", type=Path, help="folder (default: TRELLO_SYNC_EXPORT_DIR)")
     export.add_argument(
@@ -210,12 +256,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     clock = SystemClock()
     if args.command == "report":
         month = args.month
-        if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-            raise UsageError(f"--month must be YYYY-MM, not {month!r}")
+        if month is not None:
+            _check_month(month)
         with open_app(settings, clock, need_trello=False) as app:
             from trello_sync.commands import report
 
-            return report(app, month)
+            return report(app, month, html=args.html)
+    if args.command == "statement":
+        _check_month(args.month)
+        with open_app(settings, clock, need_trello=False) as app:
+            from trello_sync.statements import write_statement
+
+            return write_statement(app, args.month, args.format, args.out, args.mentor)
+    if args.command == "paid":
+        with open_app(settings, clock, need_trello=False) as app:
+            from trello_sync.payments import record_paid
+
+            return record_paid(app, args)
     if args.command == "run":
         return _run_worker(args, settings)
     if args.command == "migrate-ledger":
@@ -248,6 +305,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "export":
             return export(app, args.out, offline=args.offline)
     raise UsageError(f"unknown command {args.command!r}")
+
+
+def _check_month(month: str) -> None:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise UsageError(f"--month must be YYYY-MM, not {month!r}")
 
 
 def _run_setup(args: argparse.Namespace, debug: bool) -> int:

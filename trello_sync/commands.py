@@ -12,7 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from trello_sync.app import App
 from trello_sync.clock import Clock
 from trello_sync.domain.report import build_report
-from trello_sync.export import export_ledger
+from trello_sync.export_all import export_everything
 from trello_sync.ledger.open import (
     ledger_exists,
     ledger_location_problem,
@@ -111,7 +111,7 @@ def export(app: App, out: Path | None, *, offline: bool = False) -> int:
                 if not outcome.unknown_board:
                     print(f"warning: {describe(outcome)}", file=sys.stderr)
     folder = out or app.settings.export_dir
-    paths = export_ledger(app.ledger.entries(), folder)
+    paths = export_everything(app.ledger, app.settings, app.clock.now(), folder)
     print(f"exported {len(paths)} file(s) to {folder}:")
     for path in paths:
         print(f"  {path.name}")
@@ -121,7 +121,9 @@ def export(app: App, out: Path | None, *, offline: bool = False) -> int:
     return 1 if failed else 0
 
 
-def report(app: App, month: str | None, *, console: Console | None = None) -> int:
+def report(
+    app: App, month: str | None, *, html: Path | None = None, console: Console | None = None
+) -> int:
     console = console or Console()
     if month is None:
         month = app.clock.now().astimezone(app.settings.zone).strftime("%Y-%m")
@@ -136,6 +138,11 @@ def report(app: App, month: str | None, *, console: Console | None = None) -> in
         currency,
     )
     render_report(data, console)
+    if html is not None:
+        from trello_sync.dashboard import write_dashboard
+
+        write_dashboard(app.ledger, app.settings, app.clock.now(), html, month)
+        console.print(f"dashboard: {html}")
     return 0
 
 

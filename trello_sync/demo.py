@@ -3,7 +3,8 @@
 Starts the sandbox on a free loopback port with a mentor's board (five weeks of history),
 syncs it through the real client over real HTTP into a fresh SQLite ledger, prints the
 replies the service posted, lets the mentor act once more and syncs again, then shows
-the report and writes the exports.
+the report, writes the exports and the dashboard, last month's invoice (from a made-up
+seller) and this month's draft.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from trello_sync.app import open_app
+from trello_sync.app import App, open_app
 from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe, export, progress_factory, report
 from trello_sync.ledger.store import LedgerStore, ReplyStatus
@@ -58,6 +59,7 @@ def run_demo(
             export_dir=ledger_dir / "exports",
             timezone=getattr(tz, "key", "UTC"),
             mentors=[],
+            invoice=DEMO_SELLER,
         )
         setup_logging(settings.secret_values(), debug=debug)
         console.rule("[bold]trello-sync demo")
@@ -95,11 +97,46 @@ def run_demo(
             report(app, None, console=console)
             console.rule("4. Exports")
             export(app, None, offline=True)
+            console.rule("5. Statements and the dashboard")
+            documents = _write_statements(app, demo.mentor_username)
+        exports = ledger_dir / "exports"
+        console.print(f"\nLedger: {ledger_dir / 'ledger.db'}\nExports: {exports}")
+        for path in documents:
+            console.print(f"Open in a browser: {path}")
         console.print(
-            f"\nLedger: {ledger_dir / 'ledger.db'}\nExports: {ledger_dir / 'exports'}\n"
+            f"Dashboard: {exports / 'index.html'}\n"
             "Next: `trello-sync sandbox` serves this board for you to explore with curl."
         )
     return 0
+
+
+# A made-up seller, so that the demo shows an invoice with every mention French law asks
+# of a micro-entrepreneur; the SIRET passes the Luhn check but names no one.
+DEMO_SELLER = {
+    "seller_name": "Camille Martin",
+    "seller_address": "12 rue des Lilas\n69003 Lyon",
+    "siret": "732 829 320 00074",
+    "client_name": "Plateforme Éducative SAS",
+    "client_address": "7 cité Paradis\n75010 Paris",
+    "payment_terms_days": 30,
+    "iban": "FR76 3000 6000 0112 3456 7890 189",
+    "bic": "AGRIFRPP",
+    "number_prefix": "DEMO-",
+}
+
+
+def _write_statements(app: App, mentor: str) -> list[Path]:
+    """Last month's invoice (over, so numbered) and this month's draft, as HTML."""
+    from trello_sync.dashboard import months_before
+    from trello_sync.statements import write_statement_file
+
+    this_month = app.clock.now().astimezone(app.settings.zone).strftime("%Y-%m")
+    written = []
+    for month in (months_before(this_month, 1), this_month):
+        path = app.settings.export_dir / f"statement-{month}-{mentor}.html"
+        write_statement_file(app, month, "html", path, mentor)
+        written.append(path)
+    return written
 
 
 def _active_students(state: SandboxState, demo: DemoBoard) -> list[str]:

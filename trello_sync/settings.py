@@ -36,6 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from trello_sync.domain.invoice import InvoiceConfig, invoice_config
 from trello_sync.domain.planner import PlannerConfig
 from trello_sync.domain.projects import ProjectTable
 from trello_sync.domain.rules import PayRules, rules_from_mapping
@@ -191,6 +192,18 @@ class Settings(BaseSettings):
         description="Effective-dated rates, shares and currency."
     )
 
+    # --- documents ------------------------------------------------------------------------
+    invoice: dict[str, Any] | None = Field(
+        None,
+        description="The seller and client of invoices (a TOML [invoice] table); without "
+        "it a statement is a plain statement, with no number.",
+    )
+    chromium: str | None = Field(
+        None,
+        description="Chromium's path for PDF statements (default: chromium, "
+        "chromium-browser or google-chrome on PATH).",
+    )
+
     _split_boards = field_validator("boards", "mentors", mode="before")(_split_commas)
 
     @field_validator("boards")
@@ -284,6 +297,12 @@ class Settings(BaseSettings):
             cap=self.max_students,
             reply_since=reply_since,
         )
+
+    def invoice_config(self) -> InvoiceConfig | None:
+        """The [invoice] table, checked; None when no seller is configured."""
+        if self.invoice is None:
+            return None
+        return invoice_config(self.invoice)
 
     def secret_values(self) -> list[str]:
         """The secrets' values, for the log filter that redacts them."""
@@ -401,6 +420,7 @@ def load_settings(**overrides: Any) -> Settings:
         # Build the domain objects once now, so that a bad table is reported at start.
         settings.project_table()
         settings.stage_map()
+        settings.invoice_config()
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"]) or "settings"

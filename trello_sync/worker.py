@@ -37,7 +37,7 @@ from trello_sync.claims import Heartbeat, new_owner_id
 from trello_sync.clock import Clock, SystemClock
 from trello_sync.commands import describe
 from trello_sync.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from trello_sync.export import export_ledger
+from trello_sync.export_all import export_everything
 from trello_sync.ledger.store import LedgerStore
 from trello_sync.metrics import CycleFigures, Health, MetricsServer, WorkerMetrics
 from trello_sync.nightly import (
@@ -320,7 +320,7 @@ class Worker:
         self.metrics.observe(figures, now.timestamp(), cycle=False)
         reread = _boards_failure(outcomes, "the re-read before the export")
         try:
-            paths = export_ledger(self._ledger.entries(), self._settings.export_dir)
+            paths = export_everything(self._ledger, self._settings, now, self._settings.export_dir)
         except Exception as error:
             failed = Failure(
                 f"nightly export failed: {_one_line(error)}", setting=_is_setting_error(error)

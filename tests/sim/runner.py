@@ -521,11 +521,17 @@ def simulate(seed: int, folder: Path) -> tuple[Run, Run]:
 
 def _report(seed: int, scenario: Scenario, faulty: Run, message: str) -> str:
     trace = "\n".join(f"  {line}" for line in faulty.trace) or "  (no fault, no crash)"
+    # The in-process run chooses its chunking; the CLI's subprocesses keep the defaults.
+    chunks = getattr(faulty, "chunking", None)
+    chunking = (
+        f"the faulty run planned {chunks[0]} actions at a time, spooled to disk past {chunks[1]}\n"
+        if chunks
+        else ""
+    )
     return (
         f"simulation seed {seed} failed: {message}\n"
         f"re-run it with: SIM_SEEDS={seed} .venv/bin/pytest tests/sim -q\n"
         f"{scenario.describe()}\n"
-        f"the faulty run planned {faulty.chunking[0]} actions at a time, spooled to disk past "
-        f"{faulty.chunking[1]}\n"
+        f"{chunking}"
         f"faults and crashes of the faulty run:\n{trace}"
     )

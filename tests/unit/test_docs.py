@@ -9,7 +9,7 @@ from trello_sync.cli import build_parser
 from trello_sync.settings import Settings, env_name
 
 README = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
-TOML_ONLY = {"stages", "projects", "pay_rules"}
+TOML_ONLY = {"stages", "projects", "pay_rules", "invoice"}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

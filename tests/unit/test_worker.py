@@ -25,7 +25,7 @@ import pytest
 from backends import PG_ENV, make_ledger_url
 
 from trello_sync.clock import FakeClock, SystemClock
-from trello_sync.export import export_ledger
+from trello_sync.export_all import export_everything
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
 from trello_sync.logs import setup_logging
@@ -137,6 +137,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     made = make_world(tmp_path, utc(2026, 3, 27, 12))
     yield made
     made.ledger.close()
+
+
+def without_dashboard(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: data for name, data in files.items() if name != "index.html"}
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -366,12 +370,13 @@ def test_once_exits_non_zero_when_the_export_fails(
         world.settings = world.settings.model_copy(update={"export_dir": blocker / "exports"})
     else:  # root writes through a mode 0555 folder: the refusal is simulated
 
-        def refuse(entries: object, out_dir: Path) -> list[Path]:
+        def refuse(*args: object) -> list[Path]:
+            out_dir = str(args[-1])  # export_everything(ledger, settings, now, folder)
             if breakage == "permission":
-                raise PermissionError(errno.EACCES, "Permission denied", str(out_dir))
-            raise OSError(errno.ENOSPC, "No space left on device", str(out_dir))
+                raise PermissionError(errno.EACCES, "Permission denied", out_dir)
+            raise OSError(errno.ENOSPC, "No space left on device", out_dir)
 
-        monkeypatch.setattr("trello_sync.worker.export_ledger", refuse)
+        monkeypatch.setattr("trello_sync.worker.export_everything", refuse)
     worker = world.worker()
     assert worker.run_once() == code
     assert worker.exports == [] and world.ledger.get_meta(LAST_EXPORT_META) is None
@@ -468,13 +473,16 @@ def test_the_same_ledger_exported_twice_gives_the_same_bytes(world: World, tmp_p
     world.clock.set(utc(2026, 3, 28, 1, 29))
     worker.run(max_cycles=2)  # 01:30Z is 02:30 in Paris: between the two polls
     night_one = folder_bytes(world.exports)
-    assert worker.exports == [date(2026, 3, 28)] and len(night_one) == 3
+    assert worker.exports == [date(2026, 3, 28)] and len(night_one) == 5
+    export_everything(world.ledger, world.settings, world.clock.now(), tmp_path / "again")
+    assert folder_bytes(tmp_path / "again") == night_one  # the same ledger and day
     world.clock.set(utc(2026, 3, 29, 0, 59))
     worker.run(max_cycles=2)  # nothing new on the board: the next night, the same bytes
     assert worker.exports == [date(2026, 3, 28), date(2026, 3, 29)]
-    assert folder_bytes(world.exports) == night_one
-    export_ledger(world.ledger.entries(), tmp_path / "again")
-    assert folder_bytes(tmp_path / "again") == night_one
+    night_two = folder_bytes(world.exports)
+    # All but the dashboard, which says the day it shows ("as of 29 March").
+    assert without_dashboard(night_two) == without_dashboard(night_one)
+    assert b"29 March 2026" in night_two["index.html"]
     if os.environ.get(PG_ENV):  # the same board into PostgreSQL: the same bytes again
         _compare_with_postgresql(world, tmp_path, night_one)
 
@@ -495,7 +503,7 @@ def test_a_crash_while_writing_leaves_no_partial_file(world: World, before: str)
     world.syncer.sync_all()
     assert len(list(world.ledger.entries())) == 4
     if before == "previous files":
-        export_ledger(world.ledger.entries(), world.exports)
+        export_everything(world.ledger, world.settings, world.clock.now(), world.exports)
         world.syncer.inner.sync_all()  # no change; the ledger as it was
     previous = folder_bytes(world.exports) if world.exports.exists() else {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLO")}
@@ -515,7 +523,8 @@ def test_a_crash_while_writing_leaves_no_partial_file(world: World, before: str)
     )
     assert killed.returncode == 137, killed.stderr
     final = {n: b for n, b in folder_bytes(world.exports).items() if not n.startswith(".")}
-    assert final == previous  # the previous complete files, or none at all
+    # The previous complete files, or none at all (the export writes the ledger first).
+    assert without_dashboard(final) == without_dashboard(previous)
     del env["TRELLO_SYNC_CRASH_AT"]
     redone = subprocess.run(
         [sys.executable, "-m", "trello_sync", "export", "--offline"],
@@ -528,8 +537,11 @@ def test_a_crash_while_writing_leaves_no_partial_file(world: World, before: str)
     assert redone.returncode == 0, redone.stderr
     assert not [n for n in folder_bytes(world.exports) if n.startswith(".")]  # cleared
     complete = folder_bytes(world.exports)
-    export_ledger(world.ledger.entries(), world.exports.parent / "reference")
-    assert complete == folder_bytes(world.exports.parent / "reference")
+    reference = world.exports.parent / "reference"
+    export_everything(world.ledger, world.settings, datetime.now(UTC), reference)
+    # The command ran on the real clock: its dashboard is today's, so compared apart.
+    assert without_dashboard(complete) == without_dashboard(folder_bytes(reference))
+    assert complete["index.html"].startswith(b"<!DOCTYPE html>")
 
 
 # --- logs, health and metrics ----------------------------------------------------------------
