@@ -19,6 +19,7 @@ from trello_sync.claims import new_owner_id
 from trello_sync.clock import SystemClock
 from trello_sync.exits import EXIT_FAILURE, EXIT_USAGE
 from trello_sync.ledger.store import LedgerError
+from trello_sync.render.pdf import PdfError
 from trello_sync.settings import ConfigError, Settings, load_settings
 from trello_sync.trello.port import TrelloAuthError, TrelloError
 
@@ -232,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), EXIT_USAGE, secrets, debug)
     except TrelloAuthError as error:
         return _fail(str(error), EXIT_USAGE, secrets, debug)
-    except (TrelloError, LedgerError) as error:
+    except (TrelloError, LedgerError, PdfError) as error:
         return _fail(str(error), EXIT_FAILURE, secrets, debug)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILURE, secrets, debug=False)

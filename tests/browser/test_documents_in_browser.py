@@ -152,6 +152,10 @@ def test_the_invoice_loads_alone_and_shows_the_ledgers_total(demo, browser, tmp_
     statuses = marks(page, "status")
     assert {s for s, _ in statuses} == {"done", "noshow", "late", "cancel"}
     assert all(title for _, title in statuses)
+    days = marks(page, "day")
+    assert [d for d, _ in days] == [f"{LAST_MONTH}-{n:02d}" for n in range(1, 32)]
+    assert all(title for _, title in days)
+    assert page.locator("svg .mark.cap title").count() == 1  # the cap line, labelled
     screenshot(loaded, "statement.png", tmp_path)
 
 
