@@ -24,11 +24,13 @@ from trello_sync.domain.checks import (
     Kind,
     LedgerFacts,
     ListSeen,
+    SlackFacts,
     TrelloFacts,
     Unavailable,
     error_line,
     run_checks,
 )
+from trello_sync.domain.daily import webhook_problem, webhook_shown
 from trello_sync.exits import EXIT_OK, EXIT_USAGE
 from trello_sync.ledger.open import (
     ledger_exists,
@@ -74,7 +76,17 @@ def gather(settings: Settings, clock: Clock) -> CheckFacts:
             "the export folder", lambda: ExportFolder(export_dir_problem(settings.export_dir))
         ),
         trello=_read("Trello", lambda: _trello(settings, clock)),
+        slack=_read("the Slack webhook", lambda: _slack(settings)),
     )
+
+
+def _slack(settings: Settings) -> SlackFacts:
+    setting = env_name("slack_webhook_url")
+    if settings.slack_webhook_url is None:
+        return SlackFacts(setting, None)
+    url = settings.slack_webhook_url.get_secret_value()
+    problem = webhook_problem(url)
+    return SlackFacts(setting, None if problem else webhook_shown(url), problem)
 
 
 def _read(what: str, read: Callable[[], T]) -> T | Unavailable:

@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from trello_sync import __version__
@@ -21,6 +22,7 @@ from trello_sync.exits import EXIT_FAILURE, EXIT_USAGE
 from trello_sync.ledger.store import LedgerError
 from trello_sync.render.pdf import PdfError
 from trello_sync.settings import ConfigError, Settings, load_settings
+from trello_sync.slack import SlackError
 from trello_sync.trello.port import TrelloAuthError, TrelloError
 
 log = logging.getLogger("trello_sync.cli")
@@ -50,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="also write the dashboard (one self-contained HTML file) to PATH",
+    )
+    summary = commands.add_parser(
+        "summary",
+        help="the daily summary the worker posts to Slack, in the terminal (--slack: post it)",
+        description="Prints the summary of a day as the worker posts it to Slack: the "
+        "day's entries, the month so far, active students against the cap, students "
+        "paused or without a session for too long, boards with a problem. With --slack it "
+        "is also posted now to TRELLO_SYNC_SLACK_WEBHOOK_URL (the worker's own daily "
+        "summary is not affected).",
+    )
+    summary.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="the day summarised (default: yesterday)"
+    )
+    summary.add_argument(
+        "--slack", action="store_true", help="also post it to the Slack webhook now"
     )
     statement = commands.add_parser(
         "statement",
@@ -235,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), EXIT_USAGE, secrets, debug)
     except (TrelloError, LedgerError, PdfError) as error:
         return _fail(str(error), EXIT_FAILURE, secrets, debug)
+    except SlackError as error:  # the webhook to change is a setting; the rest may heal
+        return _fail(str(error), EXIT_USAGE if error.setting else EXIT_FAILURE, secrets, debug)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILURE, secrets, debug=False)
     except Exception as error:  # the one boundary: anything else is a bug, said in one line
@@ -263,6 +282,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             from trello_sync.commands import report
 
             return report(app, month, html=args.html)
+    if args.command == "summary":
+        day = _check_date(args.date) if args.date is not None else None
+        if args.slack and settings.slack_webhook_url is None:
+            raise ConfigError(
+                "TRELLO_SYNC_SLACK_WEBHOOK_URL is not set: --slack has nowhere to post"
+            )
+        with open_app(settings, clock, need_trello=False) as app:
+            from trello_sync.commands import summary
+
+            return summary(app, day, slack=args.slack)
     if args.command == "statement":
         _check_month(args.month)
         with open_app(settings, clock, need_trello=False) as app:
@@ -311,6 +340,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _check_month(month: str) -> None:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise UsageError(f"--month must be YYYY-MM, not {month!r}")
+
+
+def _check_date(text: str) -> date:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise UsageError(f"--date must be a day as YYYY-MM-DD, not {text[:40]!r}")
 
 
 def _run_setup(args: argparse.Namespace, debug: bool) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -143,6 +144,35 @@ def report(
 
         write_dashboard(app.ledger, app.settings, app.clock.now(), html, month)
         console.print(f"dashboard: {html}")
+    return 0
+
+
+def summary(app: App, day: date | None, *, slack: bool = False) -> int:
+    """The daily summary of `day` (default yesterday) on standard output; with `slack`,
+    posted now too. It records nothing: the worker's own summary is posted all the same."""
+    from trello_sync.domain.daily import summary_payload, summary_text
+    from trello_sync.logs import RedactSecrets
+    from trello_sync.notify import read_daily, redacted
+    from trello_sync.slack import SlackPoster
+
+    settings = app.settings
+    if day is None:
+        day = app.clock.now().astimezone(settings.zone).date() - timedelta(days=1)
+    daily = read_daily(app.ledger, settings, day)
+    print(summary_text(daily))
+    if daily.quiet:
+        print(
+            "\n(nothing to say: the worker posts no summary for such a day, unless "
+            "summary_when_quiet = true)"
+        )
+    if slack and settings.slack_webhook_url is not None:
+        poster = SlackPoster(settings.slack_webhook_url.get_secret_value(), app.clock)
+        try:
+            redact = RedactSecrets(settings.secret_values()).redact
+            poster.post(redacted(summary_payload(daily), redact))
+        finally:
+            poster.close()
+        print(f"\nposted to Slack ({poster.shown})")
     return 0
 
 

@@ -88,6 +88,20 @@ class WorkerMetrics:
         self.exports = Counter(
             "trello_sync_exports", "Nightly exports, by result.", ["result"], registry=r
         )
+        self.slack_messages = Counter(
+            "trello_sync_slack_messages",
+            "Slack messages (kind: summary or alert), by result: ok, error (not delivered, "
+            "tried again), unknown (sent, its answer lost: never sent again).",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.slack_errors = Counter(
+            "trello_sync_slack_errors",
+            "Slack's answers that were not a success, by error (Slack's code, or "
+            "rate_limited, unavailable, network, other).",
+            ["error"],
+            registry=r,
+        )
         for result in ("ok", "problem", "error"):
             self.cycles.labels(result=result)
         for result in ("ok", "error"):

@@ -10,10 +10,12 @@ user reads is the whole truth. A field here has a default only when there is no 
 write: nothing set (None or an empty list, which the code reads as "the token's owner",
 "three poll intervals", "no board") or a value found at run time (the machine's time
 zone). tests/unit/test_defaults.py holds every field to this rule. Secrets come
-only from the environment variables `TRELLO_API_KEY` and `TRELLO_TOKEN`, spelt exactly so,
-or a secrets folder (`TRELLO_SYNC_SECRETS_DIR`, one file per secret named `TRELLO_API_KEY`
-/ `TRELLO_TOKEN`, as Docker and systemd credentials do): an `API_KEY`, a `token` or a
-`TRELLO_SYNC_TOKEN` left in the environment for another program is never sent to Trello.
+only from the environment variables `TRELLO_API_KEY`, `TRELLO_TOKEN` and
+`TRELLO_SYNC_SLACK_WEBHOOK_URL`, spelt exactly so, or a secrets folder
+(`TRELLO_SYNC_SECRETS_DIR`, one file per secret of the same name, as Docker and systemd
+credentials do): an `API_KEY`, a `token` or a `TRELLO_SYNC_TOKEN` left in the environment
+for another program is never sent to Trello. A Slack webhook URL is a credential too
+(whoever has it can post to the channel): never in the TOML file, never in a log line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tomllib
 from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -36,6 +38,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from trello_sync.domain.daily import DailyRules, webhook_problem, webhook_secrets
 from trello_sync.domain.invoice import InvoiceConfig, invoice_config
 from trello_sync.domain.planner import PlannerConfig
 from trello_sync.domain.projects import ProjectTable
@@ -44,7 +47,11 @@ from trello_sync.domain.stages import StageMap
 from trello_sync.domain.text import fold
 
 ENV_PREFIX = "TRELLO_SYNC_"
-SECRET_ENV = {"api_key": "TRELLO_API_KEY", "token": "TRELLO_TOKEN"}
+SECRET_ENV = {
+    "api_key": "TRELLO_API_KEY",
+    "token": "TRELLO_TOKEN",
+    "slack_webhook_url": "TRELLO_SYNC_SLACK_WEBHOOK_URL",
+}
 DEFAULT_CONFIG_FILE = "trello-sync.toml"
 DEFAULTS_FILE = "defaults.toml"  # package data of trello_sync (see pyproject.toml)
 
@@ -130,6 +137,11 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         None, description="Trello token (environment TRELLO_TOKEN only)."
     )
+    slack_webhook_url: SecretStr | None = Field(
+        None,
+        description="A Slack (or Slack-compatible) incoming webhook's URL: the daily summary "
+        "and the alerts (environment TRELLO_SYNC_SLACK_WEBHOOK_URL only).",
+    )
 
     # --- where things are ---------------------------------------------------------------
     api_url: str = Field(description="Trello's base URL (the sandbox's in tests).")
@@ -192,6 +204,16 @@ class Settings(BaseSettings):
         description="Effective-dated rates, shares and currency."
     )
 
+    # --- Slack ---------------------------------------------------------------------------
+    summary_time: str = Field(description="The daily summary's time, HH:MM local.")
+    summary_when_quiet: bool = Field(
+        description="Post the daily summary on a day with nothing to say too."
+    )
+    summary_amounts: bool = Field(description="Show amounts in the daily summary.")
+    summary_names: Literal["first", "full"] = Field(
+        description="Students in the daily summary by first name or by full name."
+    )
+
     # --- documents ------------------------------------------------------------------------
     invoice: dict[str, Any] | None = Field(
         None,
@@ -225,12 +247,27 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from error
         return value
 
-    @field_validator("export_time")
+    @field_validator("export_time", "summary_time")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
         if not re.fullmatch(r"\d{2}:\d{2}", value):
             raise ValueError("use HH:MM, e.g. 02:00")
         time.fromisoformat(value)
+        return value
+
+    @field_validator("slack_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty variable (`TRELLO_SYNC_SLACK_WEBHOOK_URL=`) says "no Slack".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = webhook_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(f"the webhook URL {problem}")
         return value
 
     @field_validator("database_url")
@@ -304,9 +341,23 @@ class Settings(BaseSettings):
             return None
         return invoice_config(self.invoice)
 
+    def daily_rules(self) -> DailyRules:
+        return DailyRules(
+            tz=self.zone,
+            cap=self.max_students,
+            pause_days=self.pause_warning_days,
+            idle_days=self.nudge_days,
+            amounts=self.summary_amounts,
+            full_names=self.summary_names == "full",
+        )
+
     def secret_values(self) -> list[str]:
-        """The secrets' values, for the log filter that redacts them."""
-        return [s.get_secret_value() for s in (self.api_key, self.token) if s is not None]
+        """The secrets' values, for the log filter that redacts them: the webhook URL
+        with its path and token, which urllib3's debug lines show apart."""
+        found = [s.get_secret_value() for s in (self.api_key, self.token) if s is not None]
+        if self.slack_webhook_url is not None:
+            found += webhook_secrets(self.slack_webhook_url.get_secret_value())
+        return found
 
 
 def user_config_path() -> Path:
@@ -345,12 +396,19 @@ def _read_toml(path: Path | None, user: bool) -> dict[str, Any]:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from error
+    keys = {k.lower() for k in data}
     for secret in ("api_key", "token", "trello_api_key", "trello_token"):
-        if secret in {k.lower() for k in data}:
+        if secret in keys:
             raise ConfigError(
                 f"{path}: secrets may not be written in the configuration file; "
                 "set TRELLO_API_KEY and TRELLO_TOKEN in the environment instead"
             )
+    if keys & {"slack_webhook_url", "trello_sync_slack_webhook_url"}:
+        raise ConfigError(
+            f"{path}: the Slack webhook URL is a credential and may not be written in the "
+            "configuration file; set TRELLO_SYNC_SLACK_WEBHOOK_URL in the environment or "
+            "the secrets folder instead"
+        )
     # TOML dates arrive as date objects; pay rules want them as text like the env would.
     for rule in data.get("pay_rules", []) or []:
         if isinstance(rule, dict) and isinstance(rule.get("effective"), date):

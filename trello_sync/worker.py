@@ -7,6 +7,10 @@ Built on `schedule`, with two fixes for a long-running service:
   guarded (logged, the loop goes on), and whether a night was exported is read from the
   ledger (`last_export_date`), so a missed night is caught up once at the next start.
 
+With a Slack webhook (trello_sync/notify.py), a third job posts the daily summary, and
+each cycle, each export and a rejected token tell the notifier, which posts the alerts;
+nothing Slack does changes what the worker does or its exit code.
+
 Signals (after rq): the first SIGINT/SIGTERM sets the stop flag; the cycle in progress
 finishes (each board commits in one transaction) and the worker exits 0. A second one
 raises StopNow wherever the worker is: an open transaction rolls back.
@@ -39,6 +43,7 @@ from trello_sync.commands import describe
 from trello_sync.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from trello_sync.export_all import export_everything
 from trello_sync.ledger.store import LedgerStore
+from trello_sync.logs import RedactSecrets
 from trello_sync.metrics import CycleFigures, Health, MetricsServer, WorkerMetrics
 from trello_sync.nightly import (
     LAST_EXPORT_META,
@@ -47,8 +52,10 @@ from trello_sync.nightly import (
     night_due,
     parse_export_time,
 )
+from trello_sync.notify import Notifier
 from trello_sync.preflight import export_dir_problem
 from trello_sync.settings import ConfigError, Settings
+from trello_sync.slack import SlackPoster
 from trello_sync.spool import remove_dead_spools
 from trello_sync.sync import BoardOutcome
 from trello_sync.trello.http import HttpStats
@@ -115,8 +122,10 @@ class Worker:
         stats: Callable[[], HttpStats] | None = None,
         metrics: WorkerMetrics | None = None,
         health: Health | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._settings = settings
+        self._notifier = notifier
         self._syncer = syncer
         self._ledger = ledger
         self._clock = clock
@@ -144,8 +153,12 @@ class Worker:
         scheduler.job("nightly export", self._next_export).do(
             self._guard("nightly export", self._export_job)
         )
+        if self._notifier is not None:
+            scheduler.job("daily summary", self._notifier.next_summary_after).do(
+                self._guard("daily summary", self._notifier.summary_job)
+            )
         now, done_before = self._clock.now(), self.cycles
-        for job in scheduler.jobs:  # both at once: the first poll, then a missed night
+        for job in scheduler.jobs:  # all at once: the first poll, a missed night, a summary
             job.next_run = now
         while not self.stop.is_set():
             scheduler.run_pending()
@@ -182,7 +195,9 @@ class Worker:
                 return  # stopping: what is left waits for the next start
             try:
                 job()
-            except TrelloAuthError:
+            except TrelloAuthError as error:
+                if self._notifier is not None:
+                    self._notifier.token_rejected(str(error))
                 raise  # a bad key or token will not heal by itself: exit code 2
             except Exception as error:
                 # One line: a worker failing every minute (Trello down for an hour) would
@@ -208,6 +223,8 @@ class Worker:
             self.metrics.cycles.labels(result="error").inc()
             self.health.cycle_done(False, f"cycle {cycle} failed: {error}")
             self._poll_failure = Failure(f"cycle {cycle} failed: {_one_line(error)}")
+            if self._notifier is not None:
+                self._notifier.after_cycle(None, f"cycle {cycle} failed: {_one_line(error)}")
             raise
         self._poll_failure = _boards_failure(outcomes, f"cycle {cycle}")
         self.metrics.observe(figures, self._clock.now().timestamp())
@@ -242,6 +259,8 @@ class Worker:
                 }
             },
         )
+        if self._notifier is not None:
+            self._notifier.after_cycle(outcomes)
         return outcomes
 
     def _sync(self, *, force_reread: bool) -> tuple[list[BoardOutcome], CycleFigures]:
@@ -283,16 +302,22 @@ class Worker:
     def _export_job(self) -> None:
         self._export_failed = True  # until a night is recorded, or none is due
         try:
-            self.export_if_due()
+            night = self.export_if_due()
         except Exception as error:
             self.metrics.exports.labels(result="error").inc()
             if self._export_failure is None:  # not from the re-read or the files
                 self._export_failure = Failure(f"nightly export failed: {_one_line(error)}")
+            if self._notifier is not None and not isinstance(error, TrelloAuthError):
+                self._notifier.export_result(None, self._export_failure.reason)
             raise
         if self._export_failure is not None:  # written, not recorded: tried again soon
             self.metrics.exports.labels(result="error").inc()
+            if self._notifier is not None:
+                self._notifier.export_result(None, self._export_failure.reason)
             return
         self._export_failed = False
+        if night is not None and self._notifier is not None:
+            self._notifier.export_result(night, None)
 
     def export_if_due(self) -> date | None:
         """Export the latest night unless the ledger says it is done; returns the night
@@ -440,6 +465,22 @@ def run_worker(
                 # paused worker's leases run out and its boards go to another worker.
                 stack.enter_context(Heartbeat(app.claims, stop=threading.Event()))
             trello = app.trello
+            metrics = WorkerMetrics()
+            notifier = None
+            if settings.slack_webhook_url is not None:
+                poster = SlackPoster(
+                    settings.slack_webhook_url.get_secret_value(), clock, stopping=stop.is_set
+                )
+                stack.callback(poster.close)
+                notifier = Notifier(
+                    settings,
+                    app.ledger,
+                    clock,
+                    poster,
+                    owner=owner,
+                    metrics=metrics,
+                    redact=RedactSecrets(settings.secret_values()).redact,
+                )
             worker = Worker(
                 settings,
                 app.require_syncer(),
@@ -447,6 +488,8 @@ def run_worker(
                 clock,
                 stop=stop,
                 stats=(lambda: trello.stats) if trello is not None else None,
+                metrics=metrics,
+                notifier=notifier,
             )
             if metrics_port is not None:
                 try:
@@ -460,12 +503,19 @@ def run_worker(
                 stack.enter_context(server)
                 print(f"metrics: {server.url}/metrics health: {server.url}/healthz", file=out)
                 (out or sys.stdout).flush()
+            # Where Slack messages go, as a log line may say it: scheme and host only.
+            slack = (
+                f"; Slack ({poster.shown}): daily summary at {settings.summary_time}"
+                if notifier is not None
+                else ""
+            )
             log.info(
-                "worker started: %d board(s), a poll every %d s, nightly export at %s %s",
+                "worker started: %d board(s), a poll every %d s, nightly export at %s %s%s",
                 len(settings.boards),
                 settings.poll_interval,
                 settings.export_time,
                 settings.timezone,
+                slack,
             )
             return worker.run(max_cycles=max_cycles)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -558,6 +559,51 @@ def test_boards_and_meta(ledger: SqlLedger) -> None:
     ledger.set_meta("last_export", "2026-11-27")
     ledger.set_meta("last_export", "2026-11-28")
     assert ledger.get_meta("last_export") == "2026-11-28"
+
+
+def test_swap_meta_writes_only_over_the_value_it_expects(ledger: SqlLedger) -> None:
+    assert ledger.swap_meta("slack_summary", None, "v1")  # absent, as expected
+    assert not ledger.swap_meta("slack_summary", None, "other")  # not absent any more
+    assert not ledger.swap_meta("slack_summary", "v0", "other")
+    assert ledger.get_meta("slack_summary") == "v1"
+    assert ledger.swap_meta("slack_summary", "v1", "v2")
+    assert ledger.get_meta("slack_summary") == "v2"
+
+
+def swap_race(stores: list[SqlLedger], expected: str | None) -> list[str]:
+    """Every store swaps the key `claim` from `expected` at once; who won."""
+    gate = threading.Barrier(len(stores))
+    won: list[str] = []
+
+    def swap(store: SqlLedger, name: str) -> None:
+        gate.wait()
+        if store.swap_meta("claim", expected, name):
+            won.append(name)
+
+    threads = [
+        threading.Thread(target=swap, args=(store, f"worker-{n}")) for n, store in enumerate(stores)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return won
+
+
+def test_of_workers_swapping_from_the_same_value_exactly_one_wins(
+    ledger: SqlLedger, ledger_url: str, clock: FakeClock
+) -> None:
+    others = [open_ledger(ledger_url, clock=clock) for _ in range(4)]
+    try:
+        won = swap_race(others, None)  # the key absent: inserted once
+        assert len(won) == 1 and ledger.get_meta("claim") == won[0]
+        for _ in range(3):  # the key present: updated once
+            ledger.set_meta("claim", "free")
+            won = swap_race(others, "free")
+            assert len(won) == 1 and ledger.get_meta("claim") == won[0]
+    finally:
+        for store in others:
+            store.close()
 
 
 def test_a_card_without_its_card_row_is_still_shown(ledger: SqlLedger) -> None:

@@ -26,6 +26,7 @@ from trello_sync.domain.checks import (
     Kind,
     LedgerFacts,
     ListSeen,
+    SlackFacts,
     TrelloFacts,
     Unavailable,
     boards,
@@ -38,6 +39,7 @@ from trello_sync.domain.checks import (
     pay_rules_in_force,
     problem,
     run_checks,
+    slack_webhook,
 )
 from trello_sync.domain.records import Entry
 from trello_sync.domain.rules import rules_from_mapping
@@ -348,6 +350,7 @@ def test_a_fact_whose_reading_raises_is_one_problem_and_the_other_facts_report(
         "board 'Board b2': OK (1 cards)",
         "board 'Board b3': OK (1 cards)",
         "pay rules in force: L1 30.00, L2 35.00, L3 40.00 EUR",
+        "slack: TRELLO_SYNC_SLACK_WEBHOOK_URL is not set: nothing is posted to Slack",
     ]
 
 
@@ -396,3 +399,48 @@ def test_the_traceback_of_a_failed_reading_only_under_debug(
     loud = capsys.readouterr().err
     assert "Traceback" in loud and "in export_dir_problem" in loud
     assert TOKEN not in quiet + loud
+
+
+# --- the Slack webhook ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slack", "expected"),
+    [
+        (None, []),  # not asked
+        (
+            SlackFacts("TRELLO_SYNC_SLACK_WEBHOOK_URL", None),
+            [note("slack", "TRELLO_SYNC_SLACK_WEBHOOK_URL is not set: nothing is posted to Slack")],
+        ),
+        (
+            SlackFacts("TRELLO_SYNC_SLACK_WEBHOOK_URL", "https://hooks.slack.com/…"),
+            [
+                note(
+                    "slack",
+                    "TRELLO_SYNC_SLACK_WEBHOOK_URL is set and well formed "
+                    "(https://hooks.slack.com/…); check posts nothing",
+                )
+            ],
+        ),
+        (
+            SlackFacts("TRELLO_SYNC_SLACK_WEBHOOK_URL", None, "has no host"),
+            [problem("TRELLO_SYNC_SLACK_WEBHOOK_URL", "the webhook URL has no host")],
+        ),
+    ],
+)
+def test_the_slack_webhook_is_judged_without_posting(slack, expected):
+    assert slack_webhook(replace(FACTS, slack=slack)) == expected
+
+
+def test_check_names_the_webhooks_host_only(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    hook = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/cccccccccccccccccccccccc"
+    monkeypatch.setenv("TRELLO_SYNC_SLACK_WEBHOOK_URL", hook)
+    assert run_check(monkeypatch, StubTrello({"b1": ACTIVE, "b2": ACTIVE, "b3": ACTIVE})) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == (
+        "slack: TRELLO_SYNC_SLACK_WEBHOOK_URL is set and well formed "
+        "(https://hooks.slack.com/…); check posts nothing"
+    )
+    assert "cccccccc" not in out + err and "/services/" not in out + err

@@ -136,6 +136,8 @@ def test_loading_with_nothing_set_gives_the_documented_defaults(
         value = getattr(settings, name)
         if isinstance(value, Path):
             assert value == Path(text), name
+        elif isinstance(value, bool):
+            assert text == str(value).lower(), name  # as TOML and the environment spell it
         else:
             assert str(value) == text, name
     # The defaults the README words rather than writes.

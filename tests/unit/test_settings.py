@@ -209,3 +209,86 @@ def test_a_bad_setting_says_no_value_error_prefix(monkeypatch: pytest.MonkeyPatc
         ConfigError, match=r"^TRELLO_SYNC_TIMEZONE: unknown time zone 'Mars/Olympus'"
     ):
         load_settings()
+
+
+# --- the Slack webhook: a secret like the key and the token ---------------------------------
+
+HOOK = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/cccccccccccccccccccccccc"
+
+
+def test_the_webhook_is_read_from_its_exact_name_in_the_environment_or_the_secrets_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    assert load_settings().slack_webhook_url is None
+    monkeypatch.setenv("TRELLO_SYNC_SLACK_WEBHOOK_URL", HOOK)
+    settings = load_settings()
+    assert settings.slack_webhook_url is not None
+    assert settings.slack_webhook_url.get_secret_value() == HOOK
+    assert HOOK not in repr(settings) and HOOK not in str(settings.model_dump())
+    # Redacted whole, and by its path and token, which urllib3's debug lines show apart.
+    assert settings.secret_values() == [
+        HOOK,
+        "/services/T0AAAAAAA/B0BBBBBBB/cccccccccccccccccccccccc",
+        "cccccccccccccccccccccccc",
+    ]
+    monkeypatch.delenv("TRELLO_SYNC_SLACK_WEBHOOK_URL")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "TRELLO_SYNC_SLACK_WEBHOOK_URL").write_text(HOOK + "\n")
+    monkeypatch.setenv("TRELLO_SYNC_SECRETS_DIR", str(secrets))
+    read = load_settings().slack_webhook_url
+    assert read is not None and read.get_secret_value() == HOOK
+
+
+@pytest.mark.parametrize("name", ["SLACK_WEBHOOK_URL", "trello_sync_slack_webhook_url"])
+def test_a_look_alike_of_the_webhook_name_is_never_read(monkeypatch: pytest.MonkeyPatch, name: str):
+    monkeypatch.setenv(name, HOOK)
+    assert load_settings().slack_webhook_url is None
+
+
+def test_an_empty_webhook_variable_means_no_slack(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRELLO_SYNC_SLACK_WEBHOOK_URL", "  ")
+    assert load_settings().slack_webhook_url is None
+
+
+@pytest.mark.parametrize("key", ["slack_webhook_url", "TRELLO_SYNC_SLACK_WEBHOOK_URL"])
+def test_the_webhook_in_the_toml_file_is_refused(tmp_path: Path, key: str):
+    (tmp_path / "trello-sync.toml").write_text(f'{key} = "{HOOK}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "the Slack webhook URL is a credential" in message and HOOK not in message
+    assert "TRELLO_SYNC_SLACK_WEBHOOK_URL" in message
+
+
+def test_a_webhook_that_is_no_url_is_one_line_without_it(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRELLO_SYNC_SLACK_WEBHOOK_URL", "hooks.slack.com/services/secret12345")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "TRELLO_SYNC_SLACK_WEBHOOK_URL: the webhook URL must start with https:// (or http://)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("TRELLO_SYNC_SUMMARY_TIME", "8am", "TRELLO_SYNC_SUMMARY_TIME: use HH:MM"),
+        ("TRELLO_SYNC_SUMMARY_TIME", "25:00", "TRELLO_SYNC_SUMMARY_TIME:"),
+        ("TRELLO_SYNC_SUMMARY_NAMES", "last", "TRELLO_SYNC_SUMMARY_NAMES:"),
+        ("TRELLO_SYNC_SUMMARY_AMOUNTS", "maybe", "TRELLO_SYNC_SUMMARY_AMOUNTS:"),
+    ],
+)
+def test_a_bad_summary_setting_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^{says}"):
+        load_settings()
+
+
+def test_the_summary_settings(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRELLO_SYNC_SUMMARY_AMOUNTS", "false")
+    monkeypatch.setenv("TRELLO_SYNC_SUMMARY_NAMES", "full")
+    rules = load_settings().daily_rules()
+    assert (rules.amounts, rules.full_names, rules.cap) == (False, True, 20)

@@ -122,11 +122,21 @@ class TrelloFacts:
 
 
 @dataclass(frozen=True)
+class SlackFacts:
+    """The webhook's URL as a line may show it (scheme and host), never the URL itself."""
+
+    setting: str
+    shown: str | None  # None: not set (or not shown: see `problem`)
+    problem: str | None = None  # why it is not a usable URL
+
+
+@dataclass(frozen=True)
 class CheckFacts:
     config: ConfigFacts | Unavailable
     ledger: LedgerFacts | Unavailable
     export_folder: ExportFolder | Unavailable
     trello: TrelloFacts | Unavailable
+    slack: SlackFacts | Unavailable | None = None  # None: not asked
 
 
 # --- the checks ---------------------------------------------------------------------------
@@ -289,6 +299,25 @@ def pay_rules_in_force(facts: CheckFacts) -> list[Finding]:
     return [note("pay rules in force", f"{rates} {rule_set.currency}")]
 
 
+def slack_webhook(facts: CheckFacts) -> list[Finding]:
+    """Whether the webhook is set and well formed; nothing is posted to find out."""
+    slack = facts.slack
+    if slack is None:
+        return []
+    if isinstance(slack, Unavailable):
+        return [slack.finding()]
+    if slack.problem is not None:
+        return [problem(slack.setting, f"the webhook URL {slack.problem}")]
+    if slack.shown is None:
+        return [note("slack", f"{slack.setting} is not set: nothing is posted to Slack")]
+    return [
+        note(
+            "slack",
+            f"{slack.setting} is set and well formed ({slack.shown}); check posts nothing",
+        )
+    ]
+
+
 Check = Callable[[CheckFacts], Sequence[Finding]]
 
 # In the order their lines are printed.
@@ -301,6 +330,7 @@ CHECKS: tuple[Check, ...] = (
     boards,
     trello_stopped,
     pay_rules_in_force,
+    slack_webhook,
 )
 
 

@@ -457,6 +457,23 @@ class SqlLedger:
         with self._write() as conn:
             self._upsert_meta(conn, key, value)
 
+    def swap_meta(self, key: str, expected: str | None, value: str) -> bool:
+        # Both statements are atomic on their own on both backends: an INSERT that the
+        # primary key lets through once, an UPDATE that PostgreSQL re-checks against
+        # the committed row after waiting for a concurrent writer's lock. RETURNING says
+        # whether a row was written (psycopg gives no rowcount for ON CONFLICT).
+        with self._write() as conn:
+            if expected is None:
+                insert = dialect_insert(self.dialect, meta).values(key=key, value=value)
+                statement = insert.on_conflict_do_nothing(index_elements=["key"])
+            else:
+                statement = (
+                    update(meta)
+                    .where(meta.c.key == key, meta.c.value == expected)
+                    .values(value=value)
+                )
+            return conn.execute(statement.returning(meta.c.key)).first() is not None
+
     def _upsert_meta(self, conn: Connection, key: str, value: str) -> None:
         upsert = dialect_insert(self.dialect, meta).values(key=key, value=value)
         conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value}))

@@ -209,3 +209,9 @@ class LedgerStore(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def swap_meta(self, key: str, expected: str | None, value: str) -> bool:
+        """Compare-and-set, in one transaction: write `value` only if the key holds
+        `expected` now (None: the key is absent). Whether it was written; of processes
+        swapping from the same value at once, exactly one wins."""
+        ...
