@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from trello_sync.domain.charts import months_ending
 from trello_sync.domain.flow import build_dashboard
 from trello_sync.domain.records import Entry
 from trello_sync.domain.summary import month_of
@@ -22,9 +23,8 @@ DASHBOARD_FILE = "index.html"
 
 
 def months_before(month: str, count: int) -> str:
-    year, number = int(month[:4]), int(month[5:7])
-    index = year * 12 + number - 1 - count
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    """The month `count` months before `month` (the 12-month window's first month for 11)."""
+    return months_ending(month, count + 1)[0]
 
 
 def entries_since(ledger: LedgerStore, first_month: str) -> list[Entry]:

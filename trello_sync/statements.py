@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from pathlib import Path
 
 from trello_sync.app import App
 from trello_sync.dashboard import entries_since, months_before
+from trello_sync.domain.charts import month_bounds
 from trello_sync.domain.documents import DocumentIdentity, DocumentKind, Statement
 from trello_sync.domain.invoice import (
     decide_documents,
@@ -92,7 +92,7 @@ def month_documents(app: App, month: str, mentor: str) -> list[Statement]:
         issued=ledger.documents(mentor=mentor, month=month),
         today=today,
         config=config,
-        currency=settings.pay().in_force(month_start(month)).currency,
+        currency=settings.pay().in_force(month_bounds(month)[0]).currency,
     )
     for request in requests:
         ledger.issue_document(request, prefix=config.number_prefix, at=now)
@@ -117,10 +117,6 @@ def month_documents(app: App, month: str, mentor: str) -> list[Statement]:
         )
         for doc in issued
     ]
-
-
-def month_start(month: str) -> date:
-    return date(int(month[:4]), int(month[5:7]), 1)
 
 
 def write_statement(
