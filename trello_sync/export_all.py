@@ -1,6 +1,7 @@
 """Everything an export writes, from `trello-sync export` and from the nightly export:
 the ledger and the statements (export.py), `receipts.csv` (the payments received, in
-order of receipt) and the dashboard as `index.html`."""
+order of receipt), the journals for plain-text accounting (`ledger.beancount`,
+`ledger.journal`: journals.py) and the dashboard as `index.html`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from trello_sync.dashboard import DASHBOARD_FILE, write_dashboard
 from trello_sync.export import export_ledger
+from trello_sync.journals import write_journals
 from trello_sync.ledger.store import LedgerStore
 from trello_sync.receipts import receipt_rows, write_receipts_csv
 from trello_sync.settings import Settings
@@ -32,5 +34,6 @@ def export_everything(
     receipts = folder / RECEIPTS_FILE
     write_receipts_csv(receipts, rows)
     paths.append(receipts)
+    paths.extend(write_journals(ledger, settings, folder))
     paths.append(write_dashboard(ledger, settings, now, folder / DASHBOARD_FILE))
     return paths

@@ -40,6 +40,7 @@ from pydantic_settings import (
 
 from trello_sync.domain.daily import DailyRules, webhook_problem, webhook_secrets
 from trello_sync.domain.invoice import InvoiceConfig, invoice_config
+from trello_sync.domain.journal import JournalAccounts, journal_accounts
 from trello_sync.domain.planner import PlannerConfig
 from trello_sync.domain.projects import ProjectTable
 from trello_sync.domain.rules import PayRules, rules_from_mapping
@@ -226,6 +227,20 @@ class Settings(BaseSettings):
         "chromium-browser or google-chrome on PATH).",
     )
 
+    # --- plain-text accounting (ledger.beancount, ledger.journal) ------------------------
+    journal_income_account: str = Field(
+        description="The journals' income account per level; {level} is the level."
+    )
+    journal_receivable_account: str = Field(
+        description="The journals' receivable; {client} is the [invoice] client's name."
+    )
+    journal_bank_account: str = Field(description="Where a payment by transfer lands.")
+    journal_paypal_account: str = Field(description="Where a payment by PayPal lands.")
+    journal_open_payment_accounts: bool = Field(
+        description="Open the bank and PayPal accounts in ledger.beancount (off when your "
+        "own books open them)."
+    )
+
     _split_boards = field_validator("boards", "mentors", mode="before")(_split_commas)
 
     @field_validator("boards")
@@ -340,6 +355,21 @@ class Settings(BaseSettings):
         if self.invoice is None:
             return None
         return invoice_config(self.invoice)
+
+    def journal_accounts(self) -> JournalAccounts:
+        """The journals' account names, checked (ConfigError naming the setting)."""
+        config = self.invoice_config()
+        try:
+            return journal_accounts(
+                income=self.journal_income_account,
+                receivable=self.journal_receivable_account,
+                bank=self.journal_bank_account,
+                paypal=self.journal_paypal_account,
+                client=config.client_name if config is not None else None,
+                open_payment_accounts=self.journal_open_payment_accounts,
+            )
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
     def daily_rules(self) -> DailyRules:
         return DailyRules(
@@ -479,6 +509,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings.project_table()
         settings.stage_map()
         settings.invoice_config()
+        settings.journal_accounts()
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"]) or "settings"

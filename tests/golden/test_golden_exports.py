@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hostile_world import HOSTILE_MENTOR, MENTOR
 from hostile_world import build as build_hostile_world
+from journal_tools import check_exported_journals
 from rich.console import Console
 from sandbox_board import _board
 from sim.history import make_scenario
@@ -47,6 +48,8 @@ PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 # Seeds whose boards reach edits, deletions, hand-offs, the cap and undos.
 SIM_SEEDS = (7, 18, 30, 46, 50)
+# The journals' receivable when no [invoice] table names the client.
+UNNAMED_RECEIVABLE = "Assets:Receivable:Client"
 
 
 def replies_file(ledger_url: str) -> bytes:
@@ -119,6 +122,7 @@ def test_the_demo(tmp_path: Path) -> None:
     got = files_in(tmp_path / "exports")
     got["replies.jsonl"] = replies_file(f"sqlite:///{tmp_path / 'ledger.db'}")
     assert_golden("demo", got)
+    check_exported_journals(tmp_path / "exports", "Assets:Receivable:PlateformeEducativeSAS")
 
 
 def test_a_normal_board_beside_a_hostile_one(tmp_path: Path) -> None:
@@ -141,6 +145,7 @@ def test_a_normal_board_beside_a_hostile_one(tmp_path: Path) -> None:
     got = files_in(tmp_path / "exports")
     got["replies.jsonl"] = replies_file(url)
     assert_golden("hostile", got)
+    check_exported_journals(tmp_path / "exports", UNNAMED_RECEIVABLE)
 
 
 def test_a_long_history(tmp_path: Path) -> None:
@@ -165,6 +170,7 @@ def test_a_long_history(tmp_path: Path) -> None:
     got = files_in(tmp_path / "exports")
     got["replies.jsonl"] = replies_file(url)
     assert_golden("long-history", got)
+    check_exported_journals(tmp_path / "exports", UNNAMED_RECEIVABLE)
 
 
 @pytest.mark.parametrize("seed", SIM_SEEDS)
@@ -175,6 +181,7 @@ def test_a_simulated_board(seed: int, tmp_path: Path) -> None:
         assert replay.ledger is not None
         got = replay.export()
         got["replies.json"] = json.dumps(reply_rows(replay.ledger), ensure_ascii=False).encode()
+        check_exported_journals(replay.folder / "exports", UNNAMED_RECEIVABLE)
     finally:
         replay.close()
     assert_golden(f"sim-{seed}", got)

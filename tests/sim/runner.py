@@ -33,6 +33,7 @@ from trello_sync.clock import FakeClock
 from trello_sync.domain.checks import ledger_problems
 from trello_sync.domain.replies import MARKER_PATTERN
 from trello_sync.export import export_ledger
+from trello_sync.journals import write_journals
 from trello_sync.ledger.open import open_ledger
 from trello_sync.ledger.sql import SqlLedger
 from trello_sync.sandbox import SandboxServer, SandboxState
@@ -393,6 +394,7 @@ class Run:
             finally:
                 crash.rearm(None)
         export_ledger(self.ledger.entries(), out)
+        write_journals(self.ledger, load_settings(), out)  # with the default account names
         return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 

@@ -473,7 +473,7 @@ def test_the_same_ledger_exported_twice_gives_the_same_bytes(world: World, tmp_p
     world.clock.set(utc(2026, 3, 28, 1, 29))
     worker.run(max_cycles=2)  # 01:30Z is 02:30 in Paris: between the two polls
     night_one = folder_bytes(world.exports)
-    assert worker.exports == [date(2026, 3, 28)] and len(night_one) == 5
+    assert worker.exports == [date(2026, 3, 28)] and len(night_one) == 7
     export_everything(world.ledger, world.settings, world.clock.now(), tmp_path / "again")
     assert folder_bytes(tmp_path / "again") == night_one  # the same ledger and day
     world.clock.set(utc(2026, 3, 29, 0, 59))

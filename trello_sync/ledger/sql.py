@@ -435,6 +435,15 @@ class SqlLedger:
             for row in result:
                 yield entry_of(row)
 
+    def entries_by_session_date(self) -> Iterator[Entry]:
+        query = select(entries).order_by(
+            entries.c.session_date, entries.c.recorded_at, entries.c.entry_id
+        )
+        with self._errors(), self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=STREAM_ROWS).execute(query)
+            for row in result:
+                yield entry_of(row)
+
     def moves(self, board_id: str | None = None) -> list[StageMove]:
         query = select(stage_moves).order_by(
             stage_moves.c.at, stage_moves.c.board_id, stage_moves.c.source_action_id
