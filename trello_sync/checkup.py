@@ -31,6 +31,7 @@ from trello_sync.domain.checks import (
     run_checks,
 )
 from trello_sync.domain.daily import webhook_problem, webhook_shown
+from trello_sync.domain.rules import PayRules, PayRulesError
 from trello_sync.exits import EXIT_OK, EXIT_USAGE
 from trello_sync.ledger.open import (
     ledger_exists,
@@ -102,14 +103,20 @@ def _log_crash(name: str, error: Exception) -> None:
 
 
 def _config(settings: Settings, clock: Clock) -> ConfigFacts:
+    try:
+        rules: PayRules | None = settings.pay()
+        rule_problems: tuple[str, ...] = ()
+    except PayRulesError as error:  # each problem is a line of its own
+        rules, rule_problems = None, error.problems
     return ConfigFacts(
         boards=tuple(settings.boards),
         mentors=tuple(settings.mentors),
         stages=settings.stage_map(),
-        rules=settings.pay(),
+        rules=rules,
         today=clock.now().astimezone(settings.zone).date(),
         boards_setting=env_name("boards"),
         mentors_setting=env_name("mentors"),
+        rule_problems=rule_problems,
     )
 
 

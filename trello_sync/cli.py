@@ -240,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from trello_sync.demo import run_demo
 
             return run_demo(args.dir or Path("demo"), debug=debug)
-        settings = load_settings()
+        # `check` lists every problem of the pay rules itself, one line each.
+        settings = load_settings(pay_rules_checked=args.command != "check")
         secrets = settings.secret_values()
         from trello_sync.logs import setup_logging
 

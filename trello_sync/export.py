@@ -23,8 +23,8 @@ from trello_sync.crash import crash_point
 from trello_sync.domain.actions import format_instant
 from trello_sync.domain.money import format_cents
 from trello_sync.domain.records import Entry
-from trello_sync.domain.rules import Status
-from trello_sync.domain.summary import MonthSummary, month_of
+from trello_sync.domain.rules import EntryKind, Status
+from trello_sync.domain.summary import MonthSummary, Tally, month_of
 
 LEDGER_COLUMNS = (
     "entry_id",
@@ -45,6 +45,9 @@ LEDGER_COLUMNS = (
     "mentor",
     "source_action_id",
     "reverses_entry_id",
+    # Added later, at the end, so the columns before keep their order.
+    "funding",
+    "kind",
 )
 
 STATEMENT_COLUMNS = (
@@ -97,24 +100,33 @@ def ledger_row(entry: Entry) -> dict[str, str | int | None]:
         "mentor": entry.mentor,
         "source_action_id": entry.source_action_id,
         "reverses_entry_id": entry.reverses_entry_id,
+        "funding": str(entry.funding),  # funded, self or unset (never empty)
+        "kind": str(entry.kind),  # session, defense or fee
     }
 
 
 # A statement's row: (mentor, row kind, currency, key), the key being the student's card
-# id for a "student" row, the level for a "level" row, "" for the month's "total" row.
+# id for a "student" row, the level for a "level" row, "" for the month's "defense",
+# "fee" and "total" rows.
 _RowKey = tuple[str, str, str, str]
-_ROW_ORDER = {"student": 0, "level": 1, "total": 2}
+_ROW_ORDER = {"student": 0, "level": 1, "defense": 2, "fee": 3, "total": 4}
 
 
-def _statement_rows(entry: Entry) -> tuple[_RowKey, _RowKey, _RowKey]:
+def _statement_rows(entry: Entry) -> tuple[_RowKey, ...]:
     """The rows an entry counts in: its student's, its level's and the month's total, all
-    of its mentor and its currency (two currencies are never added)."""
+    of its mentor and its currency (two currencies are never added); a defense also in
+    the month's defenses, a monthly fee in the month's fees."""
     mentor, currency = entry.mentor, entry.currency
-    return (
+    rows: tuple[_RowKey, ...] = (
         (mentor, "student", currency, entry.card_id),
         (mentor, "level", currency, str(entry.level)),
         (mentor, "total", currency, ""),
     )
+    if entry.kind == EntryKind.DEFENSE:
+        rows += ((mentor, "defense", currency, ""),)
+    elif entry.kind == EntryKind.FEE:
+        rows += ((mentor, "fee", currency, ""),)
+    return rows
 
 
 @dataclass
@@ -175,13 +187,21 @@ class Statements:
                 csv_text(label.name),
                 csv_text(label.project),
                 level,
-                str(tally.count(Status.DONE)),
-                str(tally.count(Status.NOSHOW)),
-                str(tally.count(Status.LATE)),
-                str(tally.count(Status.CANCEL)),
+                *_counts(kind, tally),
                 tally.amount(currency).decimal(),
                 currency,
             ]
+
+
+def _counts(kind: str, tally: Tally) -> list[str]:
+    """The sessions, noshow, late and cancel columns: of the sessions; on the "defense"
+    row, of the defenses; on the "fee" row, the number of fees (under sessions)."""
+    if kind == "fee":
+        return [str(tally.fees), "0", "0", "0"]
+    count = tally.defense_count if kind == "defense" else tally.count
+    return [
+        str(count(status)) for status in (Status.DONE, Status.NOSHOW, Status.LATE, Status.CANCEL)
+    ]
 
 
 def _csv_cell(column: str, value: str | int | None) -> str | int:

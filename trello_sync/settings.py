@@ -41,9 +41,10 @@ from pydantic_settings import (
 from trello_sync.domain.daily import DailyRules, webhook_problem, webhook_secrets
 from trello_sync.domain.invoice import InvoiceConfig, invoice_config
 from trello_sync.domain.journal import JournalAccounts, journal_accounts
+from trello_sync.domain.pay_toml import rules_from_mapping
 from trello_sync.domain.planner import PlannerConfig
 from trello_sync.domain.projects import ProjectTable
-from trello_sync.domain.rules import PayRules, rules_from_mapping
+from trello_sync.domain.rules import PayRules, PayRulesError
 from trello_sync.domain.stages import StageMap
 from trello_sync.domain.text import fold
 
@@ -501,12 +502,19 @@ def env_name(field_name: str) -> str:
     return SECRET_ENV.get(field_name, f"{ENV_PREFIX}{field_name.upper()}")
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read every source; a bad setting becomes one ConfigError line naming it."""
+def load_settings(*, pay_rules_checked: bool = True, **overrides: Any) -> Settings:
+    """Read every source; a bad setting becomes one ConfigError line naming it.
+
+    `pay_rules_checked=False` (for `check`, which lists every problem of the pay rules
+    itself, one line each) lets through pay rules that cannot price every session."""
     try:
         settings = Settings(**overrides)
         # Build the domain objects once now, so that a bad table is reported at start.
-        settings.project_table()
+        try:
+            settings.project_table()  # the pay rules first: the table needs their levels
+        except PayRulesError:
+            if pay_rules_checked:
+                raise
         settings.stage_map()
         settings.invoice_config()
         settings.journal_accounts()

@@ -394,6 +394,8 @@ def test_step_4_keeps_every_reply_of_an_older_ledger(ledger_url: str, clock: Fak
             conn.execute(text(statement))
         for table in ("payments", "documents"):  # step 5's: not there at schema 3
             conn.execute(text(f"DROP TABLE {table}"))
+        for column in ("funding", "kind"):  # step 6's: not there at schema 3
+            conn.execute(text(f"ALTER TABLE entries DROP COLUMN {column}"))
         conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version >= 4))
         for status in ("pending", "attempted", "posted"):
             # Only the columns schema 3 has: the insert names no `failure`.

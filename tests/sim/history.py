@@ -8,7 +8,7 @@ exactly the same operations at exactly the same instants to two sandboxes of the
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,20 +35,26 @@ GAP_MINUTES = (6, 7, 10, 30, 90, 240, 600, 1440)
 # (reply_history_days = 14) and no time-driven reminder (14 days) ever comes due: those
 # depend on the clock, not on the history, and have their own tests.
 MAX_SPAN_DAYS = 10
+# With the platform's 2020 rules (config/examples/platform-2020.toml): how a card says
+# its funding ("" says nothing), drawn for each created card and each funding change.
+FUNDINGS = ("funded", "self", "self", "")
 
 
 @dataclass(frozen=True)
 class Op:
     kind: str  # create, move, comment, edit, delete_comment, archive, unarchive,
-    # delete_card, away, project
+    # delete_card, away, project, funding
     card: str = ""  # card label
     target: str = ""  # list name (create, move), comment label (edit, delete_comment)
-    text: str = ""  # comment text; project for create/project ("" = none)
+    text: str = ""  # comment text; project for create/project, funding for funding
     by: str = MENTOR
     label: str = ""  # a new comment's label
+    funding: str = ""  # a created card's funding ("" = none)
 
     def __str__(self) -> str:
         parts = [self.kind, self.card, self.target, repr(self.text) if self.text else ""]
+        if self.funding:
+            parts.append(f"funding {self.funding}")
         if self.by != MENTOR:
             parts.append(f"by {self.by}")
         if self.label:
@@ -84,11 +90,13 @@ class Scenario:
     page_size: int  # the actions feed's page size the service asks for
     lease: int  # TRELLO_SYNC_REPLY_LEASE, seconds
     cap: int  # max_students: the cap warning comes into play
+    platform_rules: bool = False  # priced by config/examples/platform-2020.toml
 
     def describe(self) -> str:
+        rules = ", the platform's 2020 rules" if self.platform_rules else ""
         lines = [
             f"seed {self.seed}: start {self.start.isoformat()}, page size {self.page_size}, "
-            f"reply lease {self.lease} s, cap {self.cap}"
+            f"reply lease {self.lease} s, cap {self.cap}{rules}"
         ]
         for n, step in enumerate(self.steps):
             sync = " → sync" if step.sync else ""
@@ -256,3 +264,28 @@ def _create(rng: random.Random, model: _Model) -> Op:
     target = rng.choices(["Waiting", "Active", UNMAPPED], weights=[6, 3, 1])[0]
     model.cards[label] = _Card(target)
     return Op("create", label, target, text=rng.choice(PROJECTS) or "")
+
+
+def with_platform_rules(scenario: Scenario) -> Scenario:
+    """The same history priced by the platform's 2020 rules, with what they price: each
+    created card says a funding (or none), some project changes become funding changes,
+    and some sessions and no-shows are defenses. Drawn from a generator of its own, so
+    that the seed's history is otherwise exactly the one it always was."""
+    rng = random.Random(f"platform-2020-{scenario.seed}")
+    steps = tuple(
+        replace(step, ops=tuple(_priced_by_platform(rng, op) for op in step.ops))
+        for step in scenario.steps
+    )
+    return replace(scenario, steps=steps, platform_rules=True)
+
+
+def _priced_by_platform(rng: random.Random, op: Op) -> Op:
+    if op.kind == "create":
+        return replace(op, funding=rng.choice(FUNDINGS))
+    if op.kind == "project" and rng.random() < 0.6:
+        return Op("funding", op.card, text=rng.choice(FUNDINGS))
+    if op.kind in ("comment", "edit") and rng.random() < 0.25:
+        for command, defense in (("/session", "/defense"), ("/noshow", "/soutenance noshow")):
+            if op.text.startswith(command):
+                return replace(op, text=defense + op.text[len(command) :])
+    return op

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from platform_rules import platform_2020_raw
 from sim.history import FAKE_MARKER, LISTS, MENTOR, STUDENT, Op, Scenario
 
 from trello_sync import crash
@@ -77,6 +78,18 @@ class Sandbox:
     other_list: str
     cards: dict[str, str] = field(default_factory=dict)  # label → card id
     comments: dict[str, str] = field(default_factory=dict)  # label → action id
+    # label → (project, funding) as the card's description says them ("" = not said)
+    said: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def description(
+        self, card: str, *, project: str | None = None, funding: str | None = None
+    ) -> str:
+        """The card's description after a change of its project or funding line."""
+        was = self.said.get(card, ("", ""))
+        now = (was[0] if project is None else project, was[1] if funding is None else funding)
+        self.said[card] = now
+        lines = [f"Project: {now[0]}" if now[0] else "", f"Funding: {now[1]}" if now[1] else ""]
+        return "\n".join(line for line in lines if line)
 
 
 def build_sandbox(scenario: Scenario, now: Callable[[], datetime]) -> Sandbox:
@@ -98,7 +111,7 @@ def build_sandbox(scenario: Scenario, now: Callable[[], datetime]) -> Sandbox:
 def apply_op(sb: Sandbox, op: Op, at: Any) -> None:
     state, card = sb.state, sb.cards.get(op.card, "")
     if op.kind == "create":
-        desc = f"Project: {op.text}" if op.text else ""
+        desc = sb.description(op.card, project=op.text, funding=op.funding)
         made = state.create_card(MENTOR, sb.lists[op.target], op.card, desc=desc, at=at)
         sb.cards[op.card] = str(made["id"])
     elif op.kind == "move":
@@ -118,7 +131,9 @@ def apply_op(sb: Sandbox, op: Op, at: Any) -> None:
     elif op.kind == "away":
         state.move_card_to_board(MENTOR, card, sb.other_board, sb.other_list, at=at)
     elif op.kind == "project":
-        state.set_card_desc(MENTOR, card, f"Project: {op.text}" if op.text else "", at=at)
+        state.set_card_desc(MENTOR, card, sb.description(op.card, project=op.text), at=at)
+    elif op.kind == "funding":
+        state.set_card_desc(MENTOR, card, sb.description(op.card, funding=op.text), at=at)
     else:
         raise ValueError(f"unknown operation {op.kind}")
 
@@ -207,6 +222,8 @@ class Run:
         extra: dict[str, Any] = {}
         if self.server is not None:
             extra = {"api_url": self.server.url, "api_key": self.sandbox.state.api_key}
+        if self.scenario.platform_rules:
+            extra["pay_rules"] = platform_2020_raw()
         return load_settings(
             boards=[self.sandbox.board_id],
             mentors=[MENTOR],
@@ -497,12 +514,15 @@ def _diff_rows(got: list[tuple[str, ...]], want: list[tuple[str, ...]]) -> str:
     return f"  only in the faulty run: {only_got[:5]}\n  only in the replay: {only_want[:5]}"
 
 
-def simulate(seed: int, folder: Path) -> tuple[Run, Run]:
+def simulate(seed: int, folder: Path, *, platform_rules: bool = False) -> tuple[Run, Run]:
     """Runs the seed twice (faulty, then the fault-free replay) and compares; raises
-    SimFailure with the scenario and the faulty run's trace on any difference."""
-    from sim.history import make_scenario
+    SimFailure with the scenario and the faulty run's trace on any difference.
+    `platform_rules`: the seed's history priced by the platform's 2020 rules."""
+    from sim.history import make_scenario, with_platform_rules
 
     scenario = make_scenario(seed)
+    if platform_rules:
+        scenario = with_platform_rules(scenario)
     faulty = Run(scenario, folder / "faulty", faulty=True)
     replay = Run(scenario, folder / "replay", faulty=False)
     try:

@@ -6,7 +6,8 @@ prints its seed, the history, the faults and crashes, and the command that re-ru
 
     SIM_SEEDS=1234 .venv/bin/pytest tests/sim -q        (also SIM_SEEDS=1,2,3 or 100-199)
 
-The default run covers seeds 0-199; `pytest -m slow tests/sim` runs the longer soak.
+The default run covers seeds 0-199, with the shipped default rules and again with the
+platform's 2020 rules; `pytest -m slow tests/sim` runs the longer soak.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def test_a_faulty_crashing_run_ends_exactly_where_the_fault_free_replay_ends(
     seed: int, folder: Path
 ) -> None:
     simulate(seed, folder)
+
+
+@pytest.mark.parametrize("seed", _seeds(DEFAULT_SEEDS), ids=lambda s: f"platform_{s}")
+def test_the_same_seeds_priced_by_the_platforms_2020_rules(seed: int, folder: Path) -> None:
+    """Each history with fundings, funding changes and defenses, priced by
+    config/examples/platform-2020.toml: shares per funding and kind, and monthly fees
+    that follow every edit, undo and deletion, through the same faults and crashes."""
+    simulate(seed, folder, platform_rules=True)
 
 
 @pytest.mark.slow

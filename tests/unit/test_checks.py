@@ -41,8 +41,8 @@ from trello_sync.domain.checks import (
     run_checks,
     slack_webhook,
 )
+from trello_sync.domain.pay_toml import rules_from_mapping
 from trello_sync.domain.records import Entry
-from trello_sync.domain.rules import rules_from_mapping
 from trello_sync.domain.stages import StageMap
 from trello_sync.settings import load_settings
 from trello_sync.trello.port import BoardSnapshot, TrelloNotFound, TrelloUnavailable

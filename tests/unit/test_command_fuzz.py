@@ -30,6 +30,9 @@ grammar_pieces = st.sampled_from(
         "/late",
         "/cancel",
         "/undo",
+        "/defense",
+        "/Soutenance",
+        "noshow",
         "/SESSION",
         "/sesion",
         "/",
@@ -85,7 +88,8 @@ separators = st.sampled_from([" ", "  ", "\n", "\t", "\r\n", "\u00a0", ""])
 def token_mixtures(draw: st.DrawFn) -> str:
     pieces = draw(st.lists(tokens, max_size=8))
     text = "".join(piece + draw(separators) for piece in pieces)
-    return draw(st.sampled_from(["", "/session ", "/undo ", " \n/late "])) + text
+    prefixes = ["", "/session ", "/undo ", " \n/late ", "/defense ", "/soutenance late "]
+    return draw(st.sampled_from(prefixes)) + text
 
 
 def check_outcome(text: str, today: date) -> None:

@@ -30,6 +30,7 @@ from trello_sync.domain.replies import (
     cap_warning_text,
     deleted_text,
     echo,
+    fee_text,
     handoff_text,
     make_reply,
     marker,
@@ -41,6 +42,7 @@ from trello_sync.domain.replies import (
     uncommanded_text,
     undone_text,
 )
+from trello_sync.domain.rules import EntryKind, Funding
 
 FUZZ = settings(database=None, deadline=None, max_examples=100)
 
@@ -156,6 +158,12 @@ def test_every_reply_text_builder_gives_a_safe_reply(
         "undone": undone_text(reversal, entry),
         "deleted": deleted_text(reversal, entry),
         "uncommanded": uncommanded_text(reversal, entry),
+        "defense_with_fee": recorded_text(
+            replace(entry, kind=EntryKind.DEFENSE, funding=Funding.SELF),
+            MonthTotals("2026-11", days, totals, defenses=days),
+            fees=fee_text(replace(entry, kind=EntryKind.FEE, funding=Funding.SELF)),
+        ),
+        "fee_reversed": fee_text(replace(reversal, kind=EntryKind.FEE), entry),
         "handoff": handoff_text(name, day, day, days, totals),
         "handoff_never": handoff_text(name, None, day, days, totals),
         "cap": cap_warning_text(days, 20),

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from trello_sync.domain.money import format_cents
 from trello_sync.domain.records import Entry
-from trello_sync.domain.rules import PayRules
+from trello_sync.domain.rules import Funding, PayRules
 from trello_sync.domain.stages import Stage, StageMap
 from trello_sync.domain.text import fold
 
@@ -74,10 +74,11 @@ class ConfigFacts:
     boards: tuple[str, ...]
     mentors: tuple[str, ...]  # empty: the token's owner
     stages: StageMap
-    rules: PayRules
+    rules: PayRules | None  # None: they cannot price every session (see rule_problems)
     today: date  # in the configured zone: which pay rules are in force
     boards_setting: str  # the settings' names, for the lines that point at them
     mentors_setting: str
+    rule_problems: tuple[str, ...] = ()  # why the pay rules are refused, one line each
 
 
 @dataclass(frozen=True)
@@ -288,15 +289,35 @@ def trello_stopped(facts: CheckFacts) -> list[Finding]:
     return [trello.stopped.finding()]
 
 
+_FEE_PAYERS = {
+    None: "student",
+    Funding.FUNDED: "funded student",
+    Funding.SELF: "self-funded student",
+    Funding.UNSET: "student of no funding",
+}
+
+
 def pay_rules_in_force(facts: CheckFacts) -> list[Finding]:
+    """Every reason the pay rules cannot price a session (a gap, overlapping dates, a
+    share outside 0–100 %, a currency changed without its own rule set), one problem
+    line each naming its rule set; else the rates and monthly fees in force."""
     config = facts.config
     if isinstance(config, Unavailable):
         return []  # reported by boards_configured
+    if config.rules is None or config.rule_problems:
+        return [problem("pay_rules", line) for line in config.rule_problems] or [
+            problem("pay_rules", "the pay rules cannot price every session")
+        ]
     rule_set = config.rules.in_force(config.today)
     rates = ", ".join(
         f"L{level} {format_cents(cents)}" for level, cents in sorted(rule_set.rates.items())
     )
-    return [note("pay rules in force", f"{rates} {rule_set.currency}")]
+    fees = "".join(
+        f"; monthly fee {format_cents(fee.amount_cents)} per {_FEE_PAYERS[fee.funding]} with "
+        f"{fee.min_done_sessions}+ done session(s)"
+        for fee in config.rules.fees_of_month(config.today).monthly_fees
+    )
+    return [note("pay rules in force", f"{rates} {rule_set.currency}{fees}")]
 
 
 def slack_webhook(facts: CheckFacts) -> list[Finding]:

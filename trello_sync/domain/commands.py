@@ -7,13 +7,20 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TypeAlias, TypeVar
 
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Status
 
 USAGE = (
     "Usage: /session, /noshow, /late or /cancel [date] [duration] [note], one command per "
     "comment — date: today, yesterday, 28/11, 28.11, 28/11/2026, 28/11/26, 2026-11-28 or "
     "2026/11/28 (default today; without a year, the nearest such day); duration: 45m, 90min, "
     "1h, 1h30, 1.5h or 2h 45m (at most 10h). /undo reverses the latest entry on this card."
+)
+# What a refused /defense says (the general usage above is the one every other refusal
+# has always shown, word for word).
+DEFENSE_USAGE = (
+    "Usage: /defense (or /soutenance) [noshow|late|cancel] [date] [duration] [note], one "
+    "command per comment — the date and the duration as for /session (default today, a "
+    "done defense)."
 )
 
 STATUS_COMMANDS: dict[str, Status] = {
@@ -23,7 +30,16 @@ STATUS_COMMANDS: dict[str, Status] = {
     "cancel": Status.CANCEL,
 }
 
-KNOWN_COMMANDS = frozenset({*STATUS_COMMANDS, "undo"})
+# A defense is logged done unless its first word says otherwise: `/defense noshow 28/11`.
+DEFENSE_COMMANDS = frozenset({"defense", "defence", "soutenance"})
+DEFENSE_STATUS_WORDS: dict[str, Status] = {
+    "done": Status.DONE,
+    "noshow": Status.NOSHOW,
+    "late": Status.LATE,
+    "cancel": Status.CANCEL,
+}
+
+KNOWN_COMMANDS = frozenset({*STATUS_COMMANDS, *DEFENSE_COMMANDS, "undo"})
 
 MAX_MINUTES = 600
 # Trello allows 16,384 characters in a comment; a note is copied into every entry and reply.
@@ -63,6 +79,7 @@ class SessionCommand:
     session_date: date
     duration_minutes: int | None
     note: str
+    kind: EntryKind = EntryKind.SESSION  # a /session-like command, or a /defense
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,7 @@ class UndoCommand:
 @dataclass(frozen=True)
 class InvalidCommand:
     reason: str
+    usage: str = USAGE  # the usage the refusal shows
 
 
 Command = SessionCommand | UndoCommand | InvalidCommand
@@ -101,7 +119,22 @@ def parse_command(text: str, today: date) -> Command | None:
         return InvalidCommand("one command per comment: write the other one in its own comment")
     if name == "undo":
         return _with_note(UndoCommand(""), words[1:], rest_lines)
+    if name in DEFENSE_COMMANDS:
+        return _parse_defense(words, rest_lines, today)
     return _parse_status_command(STATUS_COMMANDS[name], words, rest_lines, today)
+
+
+def _parse_defense(words: list[str], rest_lines: str, today: date) -> Command:
+    """`/defense [noshow|late|cancel] [date] [duration] [note]`: a done defense unless its
+    first word names another status; then the date, duration and note of /session."""
+    status = Status.DONE
+    if len(words) > 1 and words[1].casefold() in DEFENSE_STATUS_WORDS:
+        status = DEFENSE_STATUS_WORDS[words[1].casefold()]
+        words = [words[0], *words[2:]]
+    parsed = _parse_status_command(status, words, rest_lines, today)
+    if isinstance(parsed, InvalidCommand):
+        return replace(parsed, usage=DEFENSE_USAGE)
+    return replace(parsed, kind=EntryKind.DEFENSE)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from trello_sync.domain.money import Money
 from trello_sync.domain.records import CardRecord, Entry, StageMove
-from trello_sync.domain.replies import STATUS_WORDS, echo
+from trello_sync.domain.replies import DAY_WORDS, day_word_key, echo
 from trello_sync.domain.stages import Stage
 from trello_sync.domain.summary import LevelKey, MonthSummary, Tally, level_key, month_of
 
@@ -244,7 +244,7 @@ def build_daily(
 
     kept = [e for e in of_day.values() if e.entry_id not in undone]
     lines = sorted(
-        (DayLine(name_of((e.board_id, e.card_id)), e.status, e.amount) for e in kept),
+        (DayLine(name_of((e.board_id, e.card_id)), day_word_key(e), e.amount) for e in kept),
         key=lambda line: (line.name.casefold(), line.status, line.amount),
     )
     paused: list[Waiting] = []
@@ -334,7 +334,7 @@ def _parts(daily: Daily) -> list[_Part]:
 
     count = len(daily.lines)
     day_lines = [
-        f"{echo(line.name, NAME_MAX)} — {STATUS_WORDS.get(line.status, line.status)}"
+        f"{echo(line.name, NAME_MAX)} — {DAY_WORDS.get(line.status, line.status)}"
         + (f" — {line.amount}" if amounts else "")
         for line in daily.lines
     ]

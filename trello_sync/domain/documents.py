@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from trello_sync.domain.money import Money
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Funding, Status
 from trello_sync.domain.stages import Stage
 
 
@@ -50,6 +50,8 @@ class StatementLine:
     share_percent: int
     amount: Money  # negative for a reversal
     reverses_entry_id: str | None = None  # set: this line cancels that entry
+    kind: EntryKind = EntryKind.SESSION  # a session, a defense or a monthly fee
+    funding: Funding = Funding.UNSET  # the student's funding the entry was priced with
 
     @property
     def is_reversal(self) -> bool:
@@ -139,6 +141,10 @@ class Statement:
     mentions: InvoiceMentions | None = None  # set for an invoice or a credit note
     paid: tuple[Money, ...] = ()  # payments received for this month, per currency
     outstanding: tuple[Money, ...] = ()  # totals minus paid, per currency
+    # Defenses per status and the monthly fees, beside the sessions' `by_status` (absent
+    # when the month has none).
+    by_defense_status: Mapping[Status, Subtotal] = field(default_factory=dict)
+    fees: Subtotal | None = None
 
 
 @dataclass(frozen=True)

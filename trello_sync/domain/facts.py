@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from trello_sync.domain.actions import ActionKind
+from trello_sync.domain.funding import resolve_funding
 from trello_sync.domain.planner import BoardFacts, CardFacts
 from trello_sync.domain.projects import ProjectTable, resolve_project
 from trello_sync.domain.records import BoardView
@@ -23,6 +24,7 @@ def facts_from_snapshot(
         str(card["id"]): CardFacts(
             name=storable(str(card.get("name") or "")),
             project=resolve_project(card, custom_fields, table),
+            funding=resolve_funding(card, custom_fields),
         )
         for card in cards
         if card.get("id")

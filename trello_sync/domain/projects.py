@@ -85,7 +85,10 @@ def _field_text(item: Mapping[str, Any], field: Mapping[str, Any]) -> str | None
     return None
 
 
-def _custom_fields(card: Mapping[str, Any], fields: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def custom_field_texts(
+    card: Mapping[str, Any], fields: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """The card's custom-field values as text, by folded field name."""
     by_id = {f.get("id"): f for f in fields}
     found: dict[str, str] = {}
     for item in card.get("customFieldItems") or []:
@@ -104,7 +107,7 @@ def resolve_project(
     table: ProjectTable,
 ) -> ProjectLevel:
     """The project and level of a card, from its Trello JSON (labels, desc, field items)."""
-    fields = _custom_fields(card, custom_fields)
+    fields = custom_field_texts(card, custom_fields)
     labels = [str(label.get("name") or "") for label in card.get("labels") or []]
 
     project: str | None = None

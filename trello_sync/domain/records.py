@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from trello_sync.domain.ids import ReplyKind
+from trello_sync.domain.ids import ReplyKind, reversal_id
 from trello_sync.domain.money import Money
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Funding, Status
 from trello_sync.domain.stages import Stage
 
 
@@ -34,6 +34,11 @@ class Entry:
     mentor: str  # username of the member who logged it
     source_action_id: str
     reverses_entry_id: str | None = None
+    # The student's funding it was priced with (a later change of the card's funding
+    # never rewrites it), and what it pays for. Entries older than these two fields are
+    # `unset` sessions.
+    funding: Funding = Funding.UNSET
+    kind: EntryKind = EntryKind.SESSION
 
     @property
     def amount(self) -> Money:
@@ -42,6 +47,21 @@ class Entry:
     @property
     def is_reversal(self) -> bool:
         return self.reverses_entry_id is not None
+
+    @property
+    def is_fee(self) -> bool:
+        return self.kind == EntryKind.FEE
+
+    def reversed_by(self, source_action_id: str, at: datetime) -> Entry:
+        """The entry that cancels this one: the opposite amount, caused by that action."""
+        return replace(
+            self,
+            entry_id=reversal_id(self.entry_id),
+            recorded_at=at,
+            amount_cents=-self.amount_cents,
+            source_action_id=source_action_id,
+            reverses_entry_id=self.entry_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from trello_sync.domain.commands import USAGE
 from trello_sync.domain.ids import ReplyKind, action_of_source, reply_id_for
 from trello_sync.domain.money import Money
 from trello_sync.domain.records import Entry, Reply
+from trello_sync.domain.rules import EntryKind
 from trello_sync.domain.summary import MonthSummary, month_of
 
 # The marker lets a restarted service see which replies Trello already shows, and makes
@@ -171,19 +172,27 @@ def _level(entry: Entry) -> str:
 
 @dataclass(frozen=True)
 class MonthTotals:
-    """A student's month as a reply shows it: the net sessions, and the amount in the
-    currency of the entry the reply is about."""
+    """A student's month as a reply shows it: the net sessions (and defenses), and the
+    amount in the currency of the entry the reply is about."""
 
     month: str  # YYYY-MM
     sessions: int
     total: Money
+    defenses: int = 0  # done defenses
 
     @classmethod
     def of(cls, entries: Iterable[Entry], day: date, currency: str) -> MonthTotals:
         """The month of `day` in `entries` (one student's). Sessions count in every
         currency; the amount is in `currency` only, as two currencies do not add up."""
         summary: MonthSummary[None] = MonthSummary.of(month_of(day), entries)
-        return cls(summary.month, summary.total.sessions, summary.total.amount(currency))
+        total = summary.total
+        return cls(summary.month, total.sessions, total.amount(currency), total.defenses_done)
+
+    @property
+    def counted(self) -> str:
+        """`3 session(s)`, and the defenses when there are any."""
+        defenses = f", {self.defenses} defense(s)" if self.defenses else ""
+        return f"{self.sessions} session(s){defenses}"
 
 
 STATUS_WORDS = {
@@ -192,33 +201,97 @@ STATUS_WORDS = {
     "late": "Late cancellation",
     "cancel": "Cancellation",
 }
+DEFENSE_WORDS = {
+    "done": "Defense",
+    "noshow": "Defense no-show",
+    "late": "Late-cancelled defense",
+    "cancel": "Cancelled defense",
+}
+FEE_WORDS = "Monthly fee"
+FUNDING_SHOWN = {"funded": "funded", "self": "self-funded"}  # unset: not said
 
 
-def recorded_text(entry: Entry, totals: MonthTotals, corrected: bool = False) -> str:
+def entry_words(entry: Entry) -> str:
+    """What an entry is, as a reply names it: "Session", "Defense no-show", "Monthly fee"."""
+    if entry.kind == EntryKind.FEE:
+        return FEE_WORDS
+    if entry.kind == EntryKind.DEFENSE:
+        return DEFENSE_WORDS[entry.status]
+    return STATUS_WORDS[entry.status]
+
+
+# What a day's line of the Slack summary calls an entry, by `day_word_key`: a session by
+# its status (as it always has), a defense and a monthly fee apart.
+DAY_WORDS = {
+    **STATUS_WORDS,
+    **{f"defense_{status}": words for status, words in DEFENSE_WORDS.items()},
+    "fee": FEE_WORDS,
+}
+
+
+def day_word_key(entry: Entry) -> str:
+    if entry.kind == EntryKind.FEE:
+        return "fee"
+    if entry.kind == EntryKind.DEFENSE:
+        return f"defense_{entry.status}"
+    return str(entry.status)
+
+
+def _funding(entry: Entry) -> str:
+    shown = FUNDING_SHOWN.get(entry.funding)
+    return f" · {shown}" if shown else ""
+
+
+def joined(*parts: str) -> str:
+    """Sentences of one reply, the empty ones left out."""
+    return " ".join(part for part in parts if part)
+
+
+def recorded_text(
+    entry: Entry, totals: MonthTotals, corrected: bool = False, fees: str = ""
+) -> str:
+    """`fees`: the monthly fees this command recorded or reversed (fee_text), on a line
+    of their own before the month's totals."""
     duration = f", {entry.duration_minutes} min" if entry.duration_minutes else ""
     verb = "corrected and recorded" if corrected else "recorded"
     flag = "" if entry.project else "\n⚠ No project on this card: paid at the default level."
+    fee_line = f"{fees}\n" if fees else ""
     return (
-        f"{STATUS_WORDS[entry.status]} {verb}: {entry.session_date.isoformat()}{duration} · "
-        f"{_level(entry)} · {entry.amount} ({entry.share_percent}% of "
-        f"{Money(entry.rate_cents, entry.currency)}).\n"
-        f"{echo(entry.student, NAME_LIMIT)}, {totals.month}: {totals.sessions} session(s), "
+        f"{entry_words(entry)} {verb}: {entry.session_date.isoformat()}{duration} · "
+        f"{_level(entry)}{_funding(entry)} · {entry.amount} ({entry.share_percent}% of "
+        f"{Money(entry.rate_cents, entry.currency)}).\n{fee_line}"
+        f"{echo(entry.student, NAME_LIMIT)}, {totals.month}: {totals.counted}, "
         f"{totals.total}.{flag}"
     )
 
 
-def refused_text(reason: str, with_usage: bool = True, reversed_before: str = "") -> str:
+def fee_text(changed: Entry, original: Entry | None = None) -> str:
+    """A monthly fee recorded (`original` None) or reversed (the reversal, and the fee)."""
+    month = month_of(changed.session_date)
+    shown = FUNDING_SHOWN.get(changed.funding)
+    who = f" ({shown})" if shown else ""
+    if original is None:
+        return f"Monthly fee for {month} recorded: {changed.amount}{who}."
+    return (
+        f"The monthly fee for {month} ({original.amount}) is reversed ({changed.amount}): "
+        "its condition no longer holds."
+    )
+
+
+def refused_text(
+    reason: str, with_usage: bool = True, reversed_before: str = "", usage: str = USAGE
+) -> str:
     """`reversed_before`: what the refused comment had logged before an edit, and is now
     reversed (see reversed_text), so that the reply says all that the edit changed."""
     also = f"\n{reversed_before}" if reversed_before else ""
-    usage = f"\n{USAGE}" if with_usage else ""
-    return f"Nothing recorded: {echo(reason, REASON_LIMIT)}.{also}{usage}"
+    shown = f"\n{usage}" if with_usage else ""
+    return f"Nothing recorded: {echo(reason, REASON_LIMIT)}.{also}{shown}"
 
 
 def reversed_text(reversal: Entry, original: Entry) -> str:
     """The entry an edited comment had logged, now reversed (said beside the new reply)."""
     return (
-        f"The {STATUS_WORDS[original.status].lower()} of "
+        f"The {entry_words(original).lower()} of "
         f"{original.session_date.isoformat()} that this comment logged before is reversed "
         f"({reversal.amount})."
     )
@@ -226,7 +299,7 @@ def reversed_text(reversal: Entry, original: Entry) -> str:
 
 def undone_text(reversal: Entry, original: Entry) -> str:
     return (
-        f"Undone: the {STATUS_WORDS[original.status].lower()} of "
+        f"Undone: the {entry_words(original).lower()} of "
         f"{original.session_date.isoformat()} ({original.amount}) is reversed "
         f"({reversal.amount})."
     )
@@ -234,7 +307,7 @@ def undone_text(reversal: Entry, original: Entry) -> str:
 
 def deleted_text(reversal: Entry, original: Entry) -> str:
     return (
-        f"The comment that logged the {STATUS_WORDS[original.status].lower()} of "
+        f"The comment that logged the {entry_words(original).lower()} of "
         f"{original.session_date.isoformat()} was deleted: the entry is reversed "
         f"({reversal.amount})."
     )
@@ -243,7 +316,7 @@ def deleted_text(reversal: Entry, original: Entry) -> str:
 def uncommanded_text(reversal: Entry, original: Entry) -> str:
     """A command comment edited into plain text: its entry is reversed, like a deletion."""
     return (
-        f"The comment that logged the {STATUS_WORDS[original.status].lower()} of "
+        f"The comment that logged the {entry_words(original).lower()} of "
         f"{original.session_date.isoformat()} no longer reads as a command: the entry is "
         f"reversed ({reversal.amount})."
     )

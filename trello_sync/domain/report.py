@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trello_sync.domain.records import CardRecord, Entry, StageMove
+from trello_sync.domain.rules import Funding
 from trello_sync.domain.stages import PIPELINE_STAGES, Stage
 from trello_sync.domain.summary import (
     CardKey,
@@ -34,10 +35,15 @@ class StudentLine:
     level: int
     tally: Tally = field(default_factory=Tally)  # this student's entries of the month
     flags: list[str] = field(default_factory=list)
+    funding: Funding = Funding.UNSET  # as the latest entry was priced
 
     @property
     def sessions(self) -> int:
         return self.tally.sessions
+
+    @property
+    def defenses(self) -> int:
+        return self.tally.defenses_done
 
 
 @dataclass
@@ -59,6 +65,19 @@ class Report:
     @property
     def flagged(self) -> list[StudentLine]:
         return [s for s in self.students if s.flags]
+
+    @property
+    def shows_funding(self) -> bool:
+        """Whether any student of the month was priced with a funding."""
+        return any(s.funding != Funding.UNSET for s in self.students)
+
+    @property
+    def has_defenses(self) -> bool:
+        return any(self.total.defenses.values())
+
+    @property
+    def has_fees(self) -> bool:
+        return self.total.fees != 0
 
 
 def build_report(
@@ -93,8 +112,9 @@ def build_report(
             line = lines[key] = StudentLine(
                 entry.board_id, entry.card_id, entry.student, None, entry.project, entry.level
             )
-        # The latest entry's project and level are what was actually paid.
+        # The latest entry's project, level and funding are what was actually paid.
         line.project, line.level = entry.project or line.project, entry.level
+        line.funding = Funding(entry.funding)
         summary.add(entry)
     for (board_id, card_id), line in lines.items():
         line.tally = summary.group(CardKey(board_id, card_id))

@@ -1,13 +1,19 @@
-"""Pay rules with effective dates: the rate per level, the share per status, the currency.
+"""Pay rules with effective dates: the rate per level, the share per (funding, kind,
+status), the monthly flat fees, the currency.
 
 An entry keeps the rule set that was in force on the session's date, so a later change
-of the rules never rewrites history.
+of the rules never rewrites history. A month's flat fees are those of the rule set in
+force on the month's first day (one set of fees per month, whatever happens mid-month).
+
+A rule set is checked whole before it is used (`rule_set_problems`): every level, funding,
+kind and status a session can reach is priced, shares are 0–100 %, and no two sets take
+effect on the same day. The TOML shape is read by domain/pay_toml.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -21,18 +27,97 @@ class Status(StrEnum):
     CANCEL = "cancel"
 
 
+class Funding(StrEnum):
+    """How a student is funded, as the card says (domain/funding.py)."""
+
+    FUNDED = "funded"
+    SELF = "self"
+    UNSET = "unset"  # the card says nothing (or nothing trello-sync understands)
+
+
+class EntryKind(StrEnum):
+    """What an entry pays for."""
+
+    SESSION = "session"  # /session, /noshow, /late, /cancel
+    DEFENSE = "defense"  # /defense (/soutenance): a project defense, priced apart
+    FEE = "fee"  # a monthly flat fee (domain/fees.py): no command logs it
+
+
+# The kinds a command logs: each priced by a share of the level's rate.
+COMMAND_KINDS: tuple[EntryKind, ...] = (EntryKind.SESSION, EntryKind.DEFENSE)
+
+ShareKey = tuple[Funding, EntryKind, Status]
+
+
+@dataclass(frozen=True)
+class MonthlyFee:
+    """A flat amount per student and month, due while the student has at least
+    `min_done_sessions` done sessions (not defenses) of that month whose entry has this
+    funding (None: any funding)."""
+
+    amount_cents: int
+    funding: Funding | None = None
+    min_done_sessions: int = 1
+
+    def counts(self, funding: Funding) -> bool:
+        return self.funding is None or self.funding is funding
+
+
 @dataclass(frozen=True)
 class RuleSet:
     effective: date
     currency: str
     rates: Mapping[int, int]  # level -> cents per session
-    shares: Mapping[Status, int]  # status -> percent of the level's rate
+    # Percent of the level's rate per status, for every funding and every kind (the
+    # TOML's flat `shares = {…}`); `shares_by` names a (funding, kind, status) apart
+    # and wins over it.
+    shares: Mapping[Status, int]
+    shares_by: Mapping[ShareKey, int] = field(default_factory=dict)
+    monthly_fees: tuple[MonthlyFee, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """How a problem line names the rule set."""
+        return f"pay rules from {self.effective.isoformat()}"
 
     def rate(self, level: int) -> Money:
         return Money(self.rates[level], self.currency)
 
-    def share(self, status: Status) -> int:
-        return self.shares[status]
+    def share_or_none(
+        self,
+        status: Status,
+        funding: Funding = Funding.UNSET,
+        kind: EntryKind = EntryKind.SESSION,
+    ) -> int | None:
+        found = self.shares_by.get((funding, kind, status))
+        return self.shares.get(status) if found is None else found
+
+    def share(
+        self,
+        status: Status,
+        funding: Funding = Funding.UNSET,
+        kind: EntryKind = EntryKind.SESSION,
+    ) -> int:
+        """The share of a checked rule set (every reachable share is priced)."""
+        found = self.share_or_none(status, funding, kind)
+        if found is None:
+            raise KeyError(f"{self.name}: no share for {funding} {kind} {status}")
+        return found
+
+    def fee(self, amount_cents: int) -> Money:
+        return Money(amount_cents, self.currency)
+
+
+class PayRulesError(ValueError):
+    """Rules that cannot price every session: every problem, one line each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        more = len(self.problems) - 1
+        said = self.problems[0] if self.problems else "the pay rules are not valid"
+        if more > 0:
+            said += f" (and {more} more problem(s): `trello-sync check` lists each)"
+        super().__init__(said)
 
 
 @dataclass(frozen=True)
@@ -41,29 +126,10 @@ class PayRules:
 
     @classmethod
     def of(cls, rule_sets: Sequence[RuleSet]) -> PayRules:
-        if not rule_sets:
-            raise ValueError("at least one pay rule set is needed")
-        ordered = tuple(sorted(rule_sets, key=lambda r: r.effective))
-        effective_dates = [r.effective for r in ordered]
-        if len(set(effective_dates)) != len(effective_dates):
-            raise ValueError("two pay rule sets have the same effective date")
-        levels = set(ordered[0].rates)
-        for rule_set in ordered:
-            if set(rule_set.rates) != levels:
-                raise ValueError(f"pay rules from {rule_set.effective} do not name the same levels")
-            missing = set(Status) - set(rule_set.shares)
-            if missing:
-                raise ValueError(
-                    f"pay rules from {rule_set.effective} have no share for "
-                    + ", ".join(sorted(missing))
-                )
-            for status, percent in rule_set.shares.items():
-                if not 0 <= percent <= 100:
-                    raise ValueError(f"share for {status} must be 0..100, not {percent}")
-            for level, cents in rule_set.rates.items():
-                if cents < 0:
-                    raise ValueError(f"rate for level {level} is negative")
-        return cls(ordered)
+        problems = rule_set_problems(rule_sets)
+        if problems:
+            raise PayRulesError(problems)
+        return cls(tuple(sorted(rule_sets, key=lambda r: r.effective)))
 
     @property
     def levels(self) -> frozenset[int]:
@@ -77,30 +143,78 @@ class PayRules:
                 chosen = rule_set
         return chosen
 
+    def fees_of_month(self, month_start: date) -> RuleSet:
+        """The rule set whose monthly fees apply to the month starting on `month_start`."""
+        return self.in_force(month_start.replace(day=1))
 
-def rules_from_mapping(raw: Sequence[Mapping[str, object]]) -> PayRules:
-    """Build rules from the TOML shape: [[pay_rules]] effective, currency, rates, shares."""
-    from trello_sync.domain.money import parse_amount
 
-    sets: list[RuleSet] = []
-    for item in raw:
-        effective = item.get("effective")
-        if isinstance(effective, str):
-            effective = date.fromisoformat(effective)
-        if not isinstance(effective, date):
-            raise ValueError("each pay rule set needs an effective date (YYYY-MM-DD)")
-        rates_raw = item.get("rates")
-        shares_raw = item.get("shares")
-        if not isinstance(rates_raw, Mapping) or not isinstance(shares_raw, Mapping):
-            raise ValueError("each pay rule set needs `rates` and `shares` tables")
-        rates = {int(str(level)): parse_amount(str(amount)) for level, amount in rates_raw.items()}
-        shares: dict[Status, int] = {}
-        for status, percent in shares_raw.items():
-            if not isinstance(percent, int) or isinstance(percent, bool):
-                raise ValueError(f"share for {status} must be a whole percent, e.g. 50")
-            shares[Status(str(status))] = percent
-        currency = str(item.get("currency", "EUR")).upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise ValueError(f"currency must be a 3-letter code, not {currency!r}")
-        sets.append(RuleSet(effective, currency, rates, shares))
-    return PayRules.of(sets)
+# --- what makes rules unusable ----------------------------------------------------------
+
+
+def rule_set_problems(rule_sets: Sequence[RuleSet]) -> list[str]:
+    """Every reason these rule sets could not price a session, one line each, each
+    naming its rule set: an effective date used twice, a level, funding, kind or status
+    that no share or rate prices, a share outside 0–100 %, a negative amount."""
+    if not rule_sets:
+        return ["pay rules: at least one rule set is needed"]
+    ordered = sorted(rule_sets, key=lambda r: r.effective)
+    problems: list[str] = []
+    seen: set[date] = set()
+    for rule_set in ordered:
+        if rule_set.effective in seen:
+            problems.append(
+                f"{rule_set.name}: two rule sets take effect on this date (overlapping "
+                "dates); give each its own effective date"
+            )
+        seen.add(rule_set.effective)
+    levels = frozenset().union(*(r.rates for r in ordered))
+    for rule_set in ordered:
+        problems += _problems_of(rule_set, levels)
+    return problems
+
+
+def _problems_of(rule_set: RuleSet, levels: frozenset[int]) -> list[str]:
+    name = rule_set.name
+    problems: list[str] = []
+    missing = sorted(levels - set(rule_set.rates))
+    if missing:
+        problems.append(
+            f"{name}: no rate for level {', '.join(map(str, missing))}, which another "
+            "rule set prices (every rule set must price every level)"
+        )
+    for level, cents in sorted(rule_set.rates.items()):
+        if cents < 0:
+            problems.append(f"{name}: the rate for level {level} is negative")
+    for status, percent in rule_set.shares.items():
+        if not 0 <= percent <= 100:
+            problems.append(f"{name}: the share for {status} is {percent} %, outside 0–100 %")
+    for (funding, kind, status), percent in rule_set.shares_by.items():
+        if not 0 <= percent <= 100:
+            problems.append(
+                f"{name}: the share for {funding} {kind} {status} is {percent} %, outside 0–100 %"
+            )
+    for funding in Funding:
+        for kind in COMMAND_KINDS:
+            unpriced = [s.value for s in Status if rule_set.share_or_none(s, funding, kind) is None]
+            if unpriced:
+                problems.append(
+                    f"{name}: no share for {kind}s of {_funding_phrase(funding)} "
+                    f"(missing: {', '.join(unpriced)})"
+                )
+    for fee in rule_set.monthly_fees:
+        if fee.amount_cents < 0:
+            problems.append(f"{name}: a monthly fee is negative")
+        if fee.min_done_sessions < 1:
+            problems.append(
+                f"{name}: a monthly fee's min_done_sessions must be at least 1, "
+                f"not {fee.min_done_sessions}"
+            )
+    return problems
+
+
+def _funding_phrase(funding: Funding) -> str:
+    return {
+        Funding.FUNDED: "funded students (funded)",
+        Funding.SELF: "self-funded students (self)",
+        Funding.UNSET: "students with no funding (unset)",
+    }[funding]

@@ -5,14 +5,12 @@ Counts and amounts are the month summary's (domain/summary.py), fed from the lin
 statement built from the ledger and one rebuilt from an issued invoice's frozen lines
 add up the same way, because they are the same computation.
 
-An issued document keeps its lines as canonical JSON (`lines_to_json`): sorted keys, no
-spaces, ISO dates, money as cents and currency, ASCII only (so any storage keeps the
-bytes). Reading it back and writing it again gives the same text.
+An issued document keeps its lines as canonical JSON (domain/snapshot.py, whose three
+functions are also importable from here).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ from trello_sync.domain.charts import statement_charts
 from trello_sync.domain.documents import (
     DocumentIdentity,
     InvoiceMentions,
-    Party,
     Payment,
     Statement,
     StatementCharts,
@@ -31,32 +28,36 @@ from trello_sync.domain.documents import (
 )
 from trello_sync.domain.money import Money
 from trello_sync.domain.records import CardRecord, Entry, StageMove
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Funding, Status
+from trello_sync.domain.snapshot import lines_from_json as lines_from_json
+from trello_sync.domain.snapshot import lines_to_json as lines_to_json
+from trello_sync.domain.snapshot import mentions_from_json as mentions_from_json
 from trello_sync.domain.summary import LevelKey, MonthSummary, level_key, month_of
 
 # A month without entries, for a mentor who never had any: the pay rules' default.
 DEFAULT_CURRENCY = "EUR"
-SNAPSHOT_FORMAT = 1
-_LINE_KEYS = frozenset(
-    {
-        "entry_id",
-        "session_date",
-        "student",
-        "project",
-        "level",
-        "status",
-        "share_percent",
-        "amount",
-        "reverses_entry_id",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
 class _StatusKey:
-    """Group by status (beside the level's group, in one month summary)."""
+    """Group the sessions by status (beside the level's group, in one month summary)."""
 
     status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class _DefenseKey:
+    """Group the defenses by status."""
+
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class _FeeKey:
+    """Group the monthly fees."""
+
+
+_Group = LevelKey | _StatusKey | _DefenseKey | _FeeKey
 
 
 def build_statement(
@@ -159,6 +160,8 @@ def line_of(entry: Entry) -> StatementLine:
         share_percent=entry.share_percent,
         amount=entry.amount,
         reverses_entry_id=entry.reverses_entry_id,
+        kind=EntryKind(entry.kind),
+        funding=Funding(entry.funding),
     )
 
 
@@ -239,38 +242,42 @@ def _assemble(
         mentions=mentions,
         paid=paid,
         outstanding=_outstanding(totals, paid),
+        by_defense_status=_by_defense_status(summary, currency),
+        fees=_fees(summary, currency),
     )
 
 
-def _summary_of(lines: Iterable[StatementLine], month: str) -> MonthSummary[LevelKey | _StatusKey]:
-    summary: MonthSummary[LevelKey | _StatusKey] = MonthSummary(month, _subtotal_groups)
+def _summary_of(lines: Iterable[StatementLine], month: str) -> MonthSummary[_Group]:
+    summary: MonthSummary[_Group] = MonthSummary(month, _subtotal_groups)
     for line in lines:
         summary.add(_as_entry(line))
     return summary
 
 
-def _subtotal_groups(entry: Entry) -> tuple[LevelKey, _StatusKey]:
+def _subtotal_groups(entry: Entry) -> tuple[_Group, _Group]:
+    if entry.kind == EntryKind.DEFENSE:
+        return level_key(entry), _DefenseKey(Status(entry.status))
+    if entry.kind == EntryKind.FEE:
+        return level_key(entry), _FeeKey()
     return level_key(entry), _StatusKey(Status(entry.status))
 
 
-def _by_level(summary: MonthSummary[LevelKey | _StatusKey], currency: str) -> dict[int, Subtotal]:
+def _by_level(summary: MonthSummary[_Group], currency: str) -> dict[int, Subtotal]:
     levels = _levels_in(summary)
     subtotals: dict[int, Subtotal] = {}
     for level in levels:
         tally = summary.group(LevelKey(level))
-        subtotals[level] = Subtotal(sum(tally.counts.values()), tally.amount(currency))
+        subtotals[level] = Subtotal(tally.entries, tally.amount(currency))
     return subtotals
 
 
-def _levels_in(summary: MonthSummary[LevelKey | _StatusKey]) -> list[int]:
+def _levels_in(summary: MonthSummary[_Group]) -> list[int]:
     """The levels of the month's lines, ascending. (A month summary is not iterable: its
     groups are read through `items`.)"""
     return sorted(key.level for key, _ in summary.items() if isinstance(key, LevelKey))
 
 
-def _by_status(
-    summary: MonthSummary[LevelKey | _StatusKey], currency: str
-) -> dict[Status, Subtotal]:
+def _by_status(summary: MonthSummary[_Group], currency: str) -> dict[Status, Subtotal]:
     subtotals: dict[Status, Subtotal] = {}
     for status in Status:
         key = _StatusKey(status)
@@ -278,6 +285,23 @@ def _by_status(
             tally = summary.group(key)
             subtotals[status] = Subtotal(tally.count(status), tally.amount(currency))
     return subtotals
+
+
+def _by_defense_status(summary: MonthSummary[_Group], currency: str) -> dict[Status, Subtotal]:
+    subtotals: dict[Status, Subtotal] = {}
+    for status in Status:
+        key = _DefenseKey(status)
+        if key in summary:
+            tally = summary.group(key)
+            subtotals[status] = Subtotal(tally.defense_count(status), tally.amount(currency))
+    return subtotals
+
+
+def _fees(summary: MonthSummary[_Group], currency: str) -> Subtotal | None:
+    if _FeeKey() not in summary:
+        return None
+    tally = summary.group(_FeeKey())
+    return Subtotal(tally.fees, tally.amount(currency))
 
 
 def _paid(payments: Iterable[Payment], *, mentor: str, month: str) -> tuple[Money, ...]:
@@ -324,6 +348,8 @@ def _as_entry(line: StatementLine) -> Entry:
         mentor="",
         source_action_id=line.entry_id,
         reverses_entry_id=line.reverses_entry_id,
+        funding=line.funding,
+        kind=line.kind,
     )
 
 
@@ -334,129 +360,3 @@ def _statement_order(entry: Entry) -> tuple[date, datetime, str]:
 def _latest_currency(entries: Iterable[Entry]) -> str | None:
     latest = max(entries, key=_statement_order, default=None)
     return None if latest is None else latest.currency
-
-
-# --- the snapshot: canonical JSON -----------------------------------------------------------
-
-
-def lines_to_json(lines: Iterable[StatementLine], mentions: InvoiceMentions | None = None) -> str:
-    """The lines (and the invoice's mentions, as they were when it was issued) as
-    canonical JSON: the same lines always give the same text."""
-    payload: dict[str, object] = {
-        "format": SNAPSHOT_FORMAT,
-        "lines": [_line_json(line) for line in lines],
-    }
-    if mentions is not None:
-        # Frozen with the lines: a seller who moves later does not change an old invoice.
-        payload["mentions"] = _mentions_json(mentions)
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def mentions_from_json(text: str) -> InvoiceMentions | None:
-    """The mentions `lines_to_json` froze with the lines, or None if it froze none."""
-    payload = json.loads(text)
-    raw = payload.get("mentions") if isinstance(payload, dict) else None
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise ValueError("statement snapshot: mentions is not an object")
-    try:
-        indemnity = raw["recovery_indemnity"]
-        return InvoiceMentions(
-            seller=Party(_text(raw["seller"]["name"]), _text(raw["seller"]["address"])),
-            siret=_text(raw["siret"]),
-            client=Party(_text(raw["client"]["name"]), _text(raw["client"]["address"])),
-            vat_mention=_text(raw["vat_mention"]),
-            late_penalty=_text(raw["late_penalty"]),
-            recovery_indemnity=Money(_whole(indemnity["cents"]), _text(indemnity["currency"])),
-            payment_terms_days=_whole(raw["payment_terms_days"]),
-            iban=_optional_text(raw["iban"]),
-            bic=_optional_text(raw["bic"]),
-            purchase_order=_optional_text(raw["purchase_order"]),
-        )
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"statement snapshot, mentions: {error}") from None
-
-
-def _mentions_json(m: InvoiceMentions) -> dict[str, object]:
-    return {
-        "seller": {"name": m.seller.name, "address": m.seller.address},
-        "siret": m.siret,
-        "client": {"name": m.client.name, "address": m.client.address},
-        "vat_mention": m.vat_mention,
-        "late_penalty": m.late_penalty,
-        "recovery_indemnity": {
-            "cents": m.recovery_indemnity.cents,
-            "currency": m.recovery_indemnity.currency,
-        },
-        "payment_terms_days": m.payment_terms_days,
-        "iban": m.iban,
-        "bic": m.bic,
-        "purchase_order": m.purchase_order,
-    }
-
-
-def lines_from_json(text: str) -> tuple[StatementLine, ...]:
-    """The lines `lines_to_json` wrote; ValueError on anything else."""
-    payload = json.loads(text)
-    if not isinstance(payload, dict) or set(payload) - {"mentions"} != {"format", "lines"}:
-        raise ValueError("statement snapshot: expected an object with format and lines")
-    if payload["format"] != SNAPSHOT_FORMAT:
-        raise ValueError(f"statement snapshot: unknown format {payload['format']!r}")
-    raw_lines = payload["lines"]
-    if not isinstance(raw_lines, list):
-        raise ValueError("statement snapshot: lines is not a list")
-    return tuple(_line_from_json(raw, index) for index, raw in enumerate(raw_lines))
-
-
-def _line_json(line: StatementLine) -> dict[str, object]:
-    return {
-        "entry_id": line.entry_id,
-        "session_date": line.session_date.isoformat(),
-        "student": line.student,
-        "project": line.project,
-        "level": line.level,
-        "status": str(line.status),
-        "share_percent": line.share_percent,
-        "amount": {"cents": line.amount.cents, "currency": line.amount.currency},
-        "reverses_entry_id": line.reverses_entry_id,
-    }
-
-
-def _line_from_json(raw: object, index: int) -> StatementLine:
-    where = f"statement snapshot, line {index}"
-    if not isinstance(raw, dict) or set(raw) != _LINE_KEYS:
-        raise ValueError(f"{where}: expected the fields {', '.join(sorted(_LINE_KEYS))}")
-    amount = raw["amount"]
-    if not isinstance(amount, dict) or set(amount) != {"cents", "currency"}:
-        raise ValueError(f"{where}: amount needs cents and currency")
-    try:
-        return StatementLine(
-            entry_id=_text(raw["entry_id"]),
-            session_date=date.fromisoformat(_text(raw["session_date"])),
-            student=_text(raw["student"]),
-            project=_optional_text(raw["project"]),
-            level=_whole(raw["level"]),
-            status=Status(_text(raw["status"])),
-            share_percent=_whole(raw["share_percent"]),
-            amount=Money(_whole(amount["cents"]), _text(amount["currency"])),
-            reverses_entry_id=_optional_text(raw["reverses_entry_id"]),
-        )
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{where}: {error}") from None
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected text, not {value!r}")
-    return value
-
-
-def _optional_text(value: object) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _whole(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected a whole number, not {value!r}")
-    return value

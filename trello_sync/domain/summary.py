@@ -3,6 +3,8 @@ add up, with one set of rules.
 
 - Counts are per status and net: a reversal (it carries the status of the entry it
   cancels) counts -1 of that status, so a session logged then undone counts 0.
+  Sessions, defenses and monthly fees are counted apart (a defense is no session, a fee
+  no status of its own); the amount adds them all.
 - Amounts are integer cents per currency and net: a reversal carries the opposite
   amount, so adding every entry is what is owed. Two currencies are never added together.
 - An entry belongs to the month of its session's date (a reversal keeps that date), and
@@ -22,7 +24,7 @@ from typing import Generic, TypeVar
 
 from trello_sync.domain.money import Money
 from trello_sync.domain.records import Entry
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Status
 
 K = TypeVar("K", bound=Hashable)
 
@@ -36,16 +38,37 @@ def month_of(day: date) -> str:
 class Tally:
     """Net counts per status and net cents per currency of some entries."""
 
-    counts: dict[str, int] = field(default_factory=dict)  # status -> net count
+    counts: dict[str, int] = field(default_factory=dict)  # status -> net count of sessions
     cents: dict[str, int] = field(default_factory=dict)  # currency -> net cents
+    defenses: dict[str, int] = field(default_factory=dict)  # status -> net count of defenses
+    fees: int = 0  # net count of monthly fees
 
     def add(self, entry: Entry) -> None:
         sign = -1 if entry.is_reversal else 1
-        self.counts[entry.status] = self.counts.get(entry.status, 0) + sign
+        kind = entry.kind
+        if kind == EntryKind.SESSION:
+            self.counts[entry.status] = self.counts.get(entry.status, 0) + sign
+        elif kind == EntryKind.DEFENSE:
+            self.defenses[entry.status] = self.defenses.get(entry.status, 0) + sign
+        else:
+            self.fees += sign
         self.cents[entry.currency] = self.cents.get(entry.currency, 0) + entry.amount_cents
 
     def count(self, status: Status | str) -> int:
+        """Net sessions (not defenses) of this status."""
         return self.counts.get(str(status), 0)
+
+    def defense_count(self, status: Status | str) -> int:
+        return self.defenses.get(str(status), 0)
+
+    @property
+    def defenses_done(self) -> int:
+        return self.defense_count(Status.DONE)
+
+    @property
+    def entries(self) -> int:
+        """Net count of every entry: sessions of each status, defenses and fees."""
+        return sum(self.counts.values()) + sum(self.defenses.values()) + self.fees
 
     @property
     def sessions(self) -> int:

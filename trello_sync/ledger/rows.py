@@ -17,13 +17,24 @@ from trello_sync.domain.records import (
     Entry,
     StageMove,
 )
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Funding, Status
 from trello_sync.domain.stages import Stage
 from trello_sync.ledger.store import BoardRecord
 
+# By value: the enum's own lookup costs more, and every entry read goes through here.
+_FUNDINGS = {funding.value: funding for funding in Funding}
+_KINDS = {kind.value: kind for kind in EntryKind}
+
 
 def entry_of(row: Row[Any]) -> Entry:
-    return Entry(**{**row._asdict(), "status": Status(row.status)})
+    return Entry(
+        **{
+            **row._asdict(),
+            "status": Status(row.status),
+            "funding": _FUNDINGS[row.funding],
+            "kind": _KINDS[row.kind],
+        }
+    )
 
 
 def move_of(row: Row[Any]) -> StageMove:

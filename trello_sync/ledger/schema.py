@@ -11,7 +11,8 @@ Tables (one row of each is...):
 - ``applied_actions`` (board_id, action_id, version PK; card_id, kind, at, text): every
   Trello action (version of an edited comment) applied: what makes a re-read harmless.
 - ``entries`` (entry_id PK, every field of ``Entry``; money in BIGINT cents;
-  ``reverses_entry_id`` UNIQUE and a foreign key: an entry is reversed at most once).
+  ``reverses_entry_id`` UNIQUE and a foreign key: an entry is reversed at most once;
+  ``funding`` and ``kind`` since step 6, ``unset`` and ``session`` for older entries).
 - ``replies`` (reply_id PK; board_id, card_id, source_action_id, kind, text, status,
   created_at, attempted_at, attempts, comment_id, posted_at, failure): the outbox; a
   reply is pending, attempted, posted, or failed (given up, with the reason).
@@ -182,6 +183,8 @@ entries = Table(
     Column("mentor", Text, nullable=False),
     Column("source_action_id", Text, nullable=False),
     Column("reverses_entry_id", Text, unique=True),
+    Column("funding", Text, nullable=False),  # since step 6
+    Column("kind", Text, nullable=False),  # since step 6
 )
 
 # Column names are exactly the fields of store.OutboxReply.
@@ -491,6 +494,15 @@ _V5_DOCUMENTS_AND_PAYMENTS = [
 ]
 _V5_APPEND_ONLY = ("documents", "payments")
 
+# Each entry keeps the student's funding it was priced with and what it pays for (a
+# session, a defense, a monthly fee). Entries written before are sessions of a card with
+# no funding, which is exactly how they were priced: the defaults fill them in. Adding a
+# column with a default rewrites no row and fires no trigger, on either backend.
+_V6_FUNDING_AND_KIND = [
+    "ALTER TABLE entries ADD COLUMN funding {key} NOT NULL DEFAULT 'unset'",
+    "ALTER TABLE entries ADD COLUMN kind {key} NOT NULL DEFAULT 'session'",
+]
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
@@ -520,6 +532,11 @@ STEPS: tuple[Step, ...] = (
             + _append_only_triggers(dialect, _V5_APPEND_ONLY)
             for dialect in _TYPES
         },
+    ),
+    Step(
+        6,
+        "each entry's funding and kind (session, defense, monthly fee)",
+        {dialect: _render(_V6_FUNDING_AND_KIND, dialect) for dialect in _TYPES},
     ),
 )
 LATEST_VERSION = STEPS[-1].version

@@ -20,6 +20,7 @@ from trello_sync.domain.documents import (
 )
 from trello_sync.domain.money import Money
 from trello_sync.domain.rules import Status
+from trello_sync.render.entry_labels import defense_label, entry_label, fee_label
 from trello_sync.render.figures import Figure, month_figures
 from trello_sync.render.labels import Labels, labels_for
 from trello_sync.render.templating import render_template
@@ -147,22 +148,30 @@ def _document(doc: Statement, prefix: str) -> DocumentView:
             SubtotalView(t.level(level), t.number(sub.count), t.money(sub.amount), sub.amount.cents)
             for level, sub in sorted(doc.by_level.items())
         ),
-        by_status=tuple(
-            SubtotalView(
-                t.status(status),
-                t.number(doc.by_status[status].count),
-                t.money(doc.by_status[status].amount),
-                doc.by_status[status].amount.cents,
-            )
-            for status in Status
-            if status in doc.by_status
-        ),
+        by_status=_by_status(doc, t),
         totals=doc.totals or (Money(0, currency),),
         paid=doc.paid,
         outstanding=doc.outstanding,
         mentions=_mentions(doc, t),
         figures=month_figures(doc.charts, t, prefix),
         t=t,
+    )
+
+
+def _by_status(doc: Statement, t: Labels) -> tuple[SubtotalView, ...]:
+    """The sessions per status, then the defenses per status and the monthly fees (the
+    last two only in a month that has them)."""
+    named = [(t.status(s), doc.by_status[s]) for s in Status if s in doc.by_status]
+    named += [
+        (defense_label(t, s), doc.by_defense_status[s])
+        for s in Status
+        if s in doc.by_defense_status
+    ]
+    if doc.fees is not None:
+        named.append((fee_label(t), doc.fees))
+    return tuple(
+        SubtotalView(name, t.number(sub.count), t.money(sub.amount), sub.amount.cents)
+        for name, sub in named
     )
 
 
@@ -177,7 +186,7 @@ def _lines(lines: Sequence[StatementLine], t: Labels) -> tuple[LineView, ...]:
                 t.fmt(
                     "reversal.of",
                     date=t.date(cancelled.session_date),
-                    status=t.status(cancelled.status),
+                    status=entry_label(t, cancelled.kind, cancelled.status, cancelled.funding),
                 )
                 if cancelled
                 else t["reversal.unknown"]
@@ -189,7 +198,7 @@ def _lines(lines: Sequence[StatementLine], t: Labels) -> tuple[LineView, ...]:
                 student=line.student,
                 project=line.project or t["no_project"],
                 level=line.level,
-                status=t.status(line.status),
+                status=entry_label(t, line.kind, line.status, line.funding),
                 share=t.percent(line.share_percent),
                 amount=t.money(line.amount),
                 cents=line.amount.cents,
