@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from journal_tools import check_exported_journals
 from platform_rules import PLATFORM_2020, platform_2020_raw
 from sandbox_board import MENTOR, BoardEnv, _board
 
@@ -190,6 +191,10 @@ def test_a_history_across_1_june_2020_priced_by_the_shipped_example(
     assert by_row[("defense", "")][7] == "1" and by_row[("defense", "")][10] == "17.50"
     june = sum(int(row[5].replace(".", "")) for row in books(board) if row[4] >= "2020-06")
     assert by_row[("total", "")][10] == format_cents(june) == "243.75"
+    # The journals: the tools accept them, each month's income is the statement's.
+    journal = check_exported_journals(exports, "Assets:Receivable:Client")
+    fees = [e for e in journal if getattr(e, "meta", {}).get("kind") == "fee"]
+    assert len(fees) == 4 and {e.meta["funding"] for e in fees} == {"self"}
 
 
 def test_check_names_each_problem_of_the_pay_rules_and_sync_refuses_them(board: BoardEnv):

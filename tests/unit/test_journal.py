@@ -31,7 +31,7 @@ from trello_sync.domain.journal import (
     journal_items,
 )
 from trello_sync.domain.records import Entry
-from trello_sync.domain.rules import Status
+from trello_sync.domain.rules import EntryKind, Funding, Status
 from trello_sync.render.beancount import write_beancount
 from trello_sync.render.hledger import write_hledger
 
@@ -188,6 +188,29 @@ def test_a_reversal_names_the_entry_it_reverses() -> None:
     assert dict(undone.meta)["reverses"] == "e1"
     assert undone.postings[0].cents == -3500
     assert undone.narration.startswith("Reversal of a session done")
+
+
+def test_a_defense_and_a_monthly_fee_say_what_they_are() -> None:
+    defense = replace(entry("d1", date(2020, 6, 3)), kind=EntryKind.DEFENSE)
+    fee = replace(
+        entry("fee:c1:2020-06:2020-06-01:1", date(2020, 6, 3)),
+        kind=EntryKind.FEE,
+        funding=Funding.SELF,
+        rate_cents=3000,
+        amount_cents=3000,
+    )
+    items = [i for i in journal_items([defense, fee], [], ACCOUNTS) if isinstance(i, Transaction)]
+    assert [i.narration for i in items] == [
+        "Defense done: Léa Martin (level 2)",
+        "Monthly fee: Léa Martin (level 2)",
+    ]
+    assert [(dict(i.meta)["kind"], dict(i.meta)["funding"]) for i in items] == [
+        ("defense", "unset"),
+        ("fee", "self"),
+    ]
+    undone = next(journal_items([fee.reversed_by("act-undo", fee.recorded_at)], [], ACCOUNTS))
+    assert isinstance(undone, Transaction)
+    assert undone.narration == "Reversal of a monthly fee: Léa Martin (level 2)"
 
 
 def test_no_ledger_no_transaction_no_assertion() -> None:

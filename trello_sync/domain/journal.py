@@ -4,9 +4,9 @@ Pure: given the entries in session-date order, the payments in order of receipt 
 account names, it yields the journal's items in date order; trello_sync/render/ writes
 them in each tool's syntax. The books it keeps:
 
-- an entry is earned on its session's date: the client owes it (the receivable) and it
-  is income of the entry's level; a reversal is its own transaction, the opposite
-  amount, naming the entry it reverses;
+- an entry (a session, a defense, a monthly fee) is earned on its session's date: the
+  client owes it (the receivable) and it is income of the entry's level; a reversal is
+  its own transaction, the opposite amount, naming the entry it reverses;
 - a payment received moves money from the receivable to where it landed (the bank for
   a transfer, PayPal); a payment's reversal is the opposite move;
 - at the start of every month from the one after the first transaction to the one after
@@ -29,6 +29,7 @@ from heapq import merge
 
 from trello_sync.domain.documents import Payment
 from trello_sync.domain.records import Entry
+from trello_sync.domain.rules import EntryKind
 
 # Beancount's rule for an account name, the strictest of the tools: capitalised
 # components of letters, digits and dashes, under one of its five root accounts.
@@ -160,6 +161,8 @@ META_KEYS = (
     "level",
     "status",
     "share",
+    "kind",
+    "funding",
     "mentor",
     "reverses",
     "payment_id",
@@ -171,8 +174,12 @@ META_KEYS = (
 
 def entry_transaction(entry: Entry, accounts: JournalAccounts) -> Transaction:
     # A fixed word first: ledger-cli would read a name that starts with "(" as a code.
-    what = "Reversal of a session" if entry.is_reversal else "Session"
-    narration = f"{what} {entry.status.value}: {_short(entry.student)} (level {entry.level})"
+    what = _KIND_WORDS[entry.kind]
+    if entry.kind != EntryKind.FEE:
+        what = f"{what} {entry.status.value}"
+    if entry.is_reversal:
+        what = f"Reversal of a {what[0].lower()}{what[1:]}"
+    narration = f"{what}: {_short(entry.student)} (level {entry.level})"
     meta: list[tuple[str, str | int]] = [
         ("entry_id", entry.entry_id),
         ("trello_action", entry.source_action_id),
@@ -183,6 +190,8 @@ def entry_transaction(entry: Entry, accounts: JournalAccounts) -> Transaction:
         ("level", entry.level),
         ("status", entry.status.value),
         ("share", entry.share_percent),
+        ("kind", entry.kind.value),
+        ("funding", entry.funding.value),
         ("mentor", entry.mentor),
     ]
     if entry.reverses_entry_id is not None:
@@ -196,6 +205,13 @@ def entry_transaction(entry: Entry, accounts: JournalAccounts) -> Transaction:
             Posting(accounts.income_for(entry.level), -entry.amount_cents, entry.currency),
         ),
     )
+
+
+_KIND_WORDS = {
+    EntryKind.SESSION: "Session",
+    EntryKind.DEFENSE: "Defense",
+    EntryKind.FEE: "Monthly fee",
+}
 
 
 def _short(name: str) -> str:
