@@ -45,6 +45,7 @@ def generate(n: int, seed: int = 5) -> Iterator[Any]:
     """`Entry` objects over four years: 3 boards, 600 students (~80 a month), 2 mentors, 2 %
     reversals."""
     from trello_sync.domain.records import Entry
+    from trello_sync.domain.rules import Status
 
     rng = random.Random(seed)
     start = datetime(2023, 1, 2, 8, tzinfo=UTC)
@@ -81,7 +82,7 @@ def generate(n: int, seed: int = 5) -> Iterator[Any]:
             student=student,
             project=project,
             level=level,
-            status=status,
+            status=Status(status),
             session_date=(recorded - timedelta(days=rng.randrange(2))).date(),
             duration_minutes=rng.choice((None, 45, 60, 90)),
             note=rng.choice(("", "good progress", "worked on the API, next: tests")),

@@ -14,7 +14,6 @@ from the sandbox's own clock (request log and action, millisecond precision).
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from benchmarks.world import (
     new_board,
     percentile,
     product_settings,
+    worker_subprocess,
     world,
 )
 from trello_sync.sandbox import shapes
@@ -81,28 +81,9 @@ def worker_process(w: World, board_id: str, tmp: Path) -> Iterator[dict[str, Any
         TRELLO_SYNC_TIMEZONE=TIMEZONE,
         TRELLO_SYNC_MENTORS=MENTOR[0],
     )
-    log_path = tmp / "worker.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "trello_sync", "run"],
-            env=env,
-            cwd=tmp,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        info: dict[str, Any] = {"mode": "trello-sync run (subprocess)", "pid": proc.pid}
-        try:
-            yield info
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            info["exit_code"] = proc.returncode
-            info["log_tail"] = log_path.read_text(errors="replace").splitlines()[-5:]
+    info: dict[str, Any] = {"mode": "trello-sync run (subprocess)"}
+    with worker_subprocess(env, tmp, info):
+        yield info
 
 
 @contextmanager

@@ -40,6 +40,7 @@ def _benchmarks() -> dict[str, tuple[str, Callable[[bool], Result]]]:
         bench_idle,
         bench_latency,
         bench_replay,
+        bench_webhooks,
     )
 
     return {
@@ -49,6 +50,7 @@ def _benchmarks() -> dict[str, tuple[str, Callable[[bool], Result]]]:
         "latency": ("4. Reply latency", bench_latency.run),
         "export": ("5. Export", bench_export.run),
         "firstsync": ("6. First sync", bench_firstsync.run),
+        "webhooks": ("7. Webhook latency", bench_webhooks.run),
         "profile": ("Profile of the slowest path", bench_replay.profile),
     }
 
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
     parser.add_argument(
-        "--only", help="comma-separated: idle,boards,replay,latency,export,firstsync,profile"
+        "--only",
+        help="comma-separated: idle,boards,replay,latency,export,firstsync,webhooks,profile",
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the figures go")
     parser.add_argument(

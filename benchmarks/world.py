@@ -25,6 +25,7 @@ import json
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -416,6 +417,34 @@ def child_env(**values: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
+
+
+@contextmanager
+def worker_subprocess(env: dict[str, str], tmp: Path, info: dict[str, Any]) -> Iterator[None]:
+    """`trello-sync run` in a subprocess, its output in `tmp/worker.log`; stopped with a
+    SIGTERM (then killed after 30 s), its exit code and last log lines put in `info`."""
+    log_path = tmp / "worker.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trello_sync", "run"],
+            env=env,
+            cwd=tmp,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        info["pid"] = proc.pid
+        try:
+            yield
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            info["exit_code"] = proc.returncode
+            info["log_tail"] = log_path.read_text(errors="replace").splitlines()[-5:]
 
 
 def run_child(args: list[str], env: dict[str, str], timeout: float, cwd: Path) -> Json:

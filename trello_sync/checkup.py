@@ -32,6 +32,7 @@ from trello_sync.domain.checks import (
 )
 from trello_sync.domain.daily import webhook_problem, webhook_shown
 from trello_sync.domain.rules import PayRules, PayRulesError
+from trello_sync.domain.webhooks import Registration, UnreadableWebhook, WebhookFacts
 from trello_sync.exits import EXIT_OK, EXIT_USAGE
 from trello_sync.ledger.open import (
     ledger_exists,
@@ -47,6 +48,7 @@ from trello_sync.settings import ConfigError, Settings, env_name
 from trello_sync.sync import board_not_found
 from trello_sync.trello.client import HttpTrello
 from trello_sync.trello.port import TrelloAuthError, TrelloError, TrelloNotFound
+from trello_sync.trello.webhooks import TrelloWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,34 @@ def gather(settings: Settings, clock: Clock) -> CheckFacts:
         ),
         trello=_read("Trello", lambda: _trello(settings, clock)),
         slack=_read("the Slack webhook", lambda: _slack(settings)),
+        webhooks=_read("Trello's webhooks", lambda: _webhooks(settings, clock)),
     )
+
+
+def _webhooks(settings: Settings, clock: Clock) -> WebhookFacts | Unavailable:
+    """The token's webhooks and the boards they should serve (nothing is registered)."""
+    setting = env_name("webhook_listen")
+    if not settings.webhooks_on or settings.webhook_url is None or settings.token is None:
+        return WebhookFacts(setting, None)
+    try:
+        trello = make_trello(settings, clock)
+    except ConfigError as error:
+        return Unavailable("", str(error))
+    try:
+        listed = TrelloWebhooks(trello, settings.token.get_secret_value()).listed()
+        boards: list[tuple[str, str]] = []
+        for ref in settings.boards:
+            try:
+                board = trello.board(ref)
+            except (TrelloNotFound, TrelloAuthError):
+                continue  # said by the boards' own check
+            boards.append((str(board.get("name") or ref), str(board["id"])))
+        registrations = tuple(Registration.of(raw) for raw in listed)
+    except (TrelloError, UnreadableWebhook) as error:
+        return Unavailable("webhooks", str(error))
+    finally:
+        trello.close()
+    return WebhookFacts(setting, settings.webhook_url, tuple(boards), registrations)
 
 
 def _slack(settings: Settings) -> SlackFacts:

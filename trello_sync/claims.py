@@ -82,6 +82,13 @@ class BoardClaims:
             self._held = {**held, **{lease.key: lease for lease in presence}}
             return held
 
+    def lease_for(self, ref: str) -> Lease | None:
+        """This worker's lease on the board, as the last claim or renewal left it; None
+        when another worker holds it. A cycle between two polls (a webhook woke it) uses
+        this rather than claiming: a claim of one board would give back the others."""
+        with self._lock:
+            return self._held.get(ref)
+
     def _reap_dead_neighbours(self, owners: set[str]) -> set[str]:
         """A worker on this very host that died (killed, crashed) left leases that would
         block its own restart until they run out: its process is gone, so release them

@@ -125,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Polls every board each poll interval, posts the replies, and exports "
         "the ledger every night at TRELLO_SYNC_EXPORT_TIME (a missed night at start). The "
         "first SIGINT/SIGTERM finishes the cycle in progress and exits 0; a second stops "
-        "at once, rolling the open transaction back.",
+        "at once, rolling the open transaction back. With TRELLO_SYNC_WEBHOOK_LISTEN, "
+        "TRELLO_SYNC_WEBHOOK_URL and TRELLO_API_SECRET set, it also serves a webhook "
+        "receiver, keeps each board's Trello webhook registered, and syncs a board as soon "
+        "as Trello says it changed (not with --once).",
     )
     run.add_argument(
         "--once", action="store_true", help="one cycle (and the export if due), then exit"

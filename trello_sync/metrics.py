@@ -102,6 +102,19 @@ class WorkerMetrics:
             ["error"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "trello_sync_webhook_deliveries",
+            "Webhook deliveries answered, by result: ok, ignored (a board not watched), "
+            "unsigned (401), unreadable, stopping (503). A body over 1 MB is refused (413) "
+            "by the server before it is read, and not counted.",
+            ["result"],
+            registry=r,
+        )
+        self.webhook_cycles = Counter(
+            "trello_sync_webhook_cycles",
+            "Board cycles a webhook delivery woke between two polls.",
+            registry=r,
+        )
         for result in ("ok", "problem", "error"):
             self.cycles.labels(result=result)
         for result in ("ok", "error"):

@@ -10,8 +10,9 @@ user reads is the whole truth. A field here has a default only when there is no 
 write: nothing set (None or an empty list, which the code reads as "the token's owner",
 "three poll intervals", "no board") or a value found at run time (the machine's time
 zone). tests/unit/test_defaults.py holds every field to this rule. Secrets come
-only from the environment variables `TRELLO_API_KEY`, `TRELLO_TOKEN` and
-`TRELLO_SYNC_SLACK_WEBHOOK_URL`, spelt exactly so, or a secrets folder
+only from the environment variables `TRELLO_API_KEY`, `TRELLO_TOKEN`, `TRELLO_API_SECRET`
+(which signs webhook deliveries) and `TRELLO_SYNC_SLACK_WEBHOOK_URL`, spelt exactly so,
+or a secrets folder
 (`TRELLO_SYNC_SECRETS_DIR`, one file per secret of the same name, as Docker and systemd
 credentials do): an `API_KEY`, a `token` or a `TRELLO_SYNC_TOKEN` left in the environment
 for another program is never sent to Trello. A Slack webhook URL is a credential too
@@ -47,11 +48,13 @@ from trello_sync.domain.projects import ProjectTable
 from trello_sync.domain.rules import PayRules, PayRulesError
 from trello_sync.domain.stages import StageMap
 from trello_sync.domain.text import fold
+from trello_sync.domain.webhooks import callback_url_problem, parse_listen
 
 ENV_PREFIX = "TRELLO_SYNC_"
 SECRET_ENV = {
     "api_key": "TRELLO_API_KEY",
     "token": "TRELLO_TOKEN",
+    "api_secret": "TRELLO_API_SECRET",
     "slack_webhook_url": "TRELLO_SYNC_SLACK_WEBHOOK_URL",
 }
 DEFAULT_CONFIG_FILE = "trello-sync.toml"
@@ -139,6 +142,11 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         None, description="Trello token (environment TRELLO_TOKEN only)."
     )
+    api_secret: SecretStr | None = Field(
+        None,
+        description="The application's secret, which signs Trello's webhook deliveries "
+        "(environment TRELLO_API_SECRET only).",
+    )
     slack_webhook_url: SecretStr | None = Field(
         None,
         description="A Slack (or Slack-compatible) incoming webhook's URL: the daily summary "
@@ -187,6 +195,18 @@ class Settings(BaseSettings):
         ge=0,
         description="A command or move older than this many days gets no reply "
         "(the first sync replays months of history; it still lands in the ledger).",
+    )
+
+    # --- webhooks: the worker hears of a change at once ----------------------------------
+    webhook_listen: str | None = Field(
+        None,
+        description="HOST:PORT the worker's webhook receiver listens on (default: no "
+        "receiver, polling alone).",
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="The public URL Trello calls for the receiver (a reverse proxy or a "
+        "tunnel in front of webhook_listen).",
     )
 
     # --- who, and the mentor handbook ----------------------------------------------------
@@ -270,6 +290,27 @@ class Settings(BaseSettings):
             raise ValueError("use HH:MM, e.g. 02:00")
         time.fromisoformat(value)
         return value
+
+    @field_validator("webhook_listen", "webhook_url", "api_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value.strip() if value is not None else None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = callback_url_problem(value.strip())
+            if problem:
+                raise ValueError(f"the callback URL {problem}")
+        return value.strip() if value is not None else None
 
     @field_validator("slack_webhook_url", mode="before")
     @classmethod
@@ -382,10 +423,34 @@ class Settings(BaseSettings):
             full_names=self.summary_names == "full",
         )
 
+    @property
+    def webhooks_on(self) -> bool:
+        return self.webhook_listen is not None
+
+    def webhooks_problem(self) -> str | None:
+        """Why the webhook settings do not go together, or None (both unset: no receiver)."""
+        listen, url = env_name("webhook_listen"), env_name("webhook_url")
+        if self.webhook_listen is None and self.webhook_url is None:
+            return None
+        if self.webhook_url is None:
+            return f"{url}: not set, but {listen} is: Trello needs the public URL to call"
+        if self.webhook_listen is None:
+            return f"{listen}: not set, but {url} is: the address the receiver listens on"
+        if self.api_secret is None:
+            return (
+                f"{env_name('api_secret')}: not set, but webhooks are on ({listen}): the "
+                "secret on the Power-Up admin page signs each delivery"
+            )
+        return None
+
     def secret_values(self) -> list[str]:
         """The secrets' values, for the log filter that redacts them: the webhook URL
         with its path and token, which urllib3's debug lines show apart."""
-        found = [s.get_secret_value() for s in (self.api_key, self.token) if s is not None]
+        found = [
+            s.get_secret_value()
+            for s in (self.api_key, self.token, self.api_secret)
+            if s is not None
+        ]
         if self.slack_webhook_url is not None:
             found += webhook_secrets(self.slack_webhook_url.get_secret_value())
         return found
@@ -434,6 +499,11 @@ def _read_toml(path: Path | None, user: bool) -> dict[str, Any]:
                 f"{path}: secrets may not be written in the configuration file; "
                 "set TRELLO_API_KEY and TRELLO_TOKEN in the environment instead"
             )
+    if keys & {"api_secret", "trello_api_secret"}:
+        raise ConfigError(
+            f"{path}: the application's secret may not be written in the configuration "
+            "file; set TRELLO_API_SECRET in the environment or the secrets folder instead"
+        )
     if keys & {"slack_webhook_url", "trello_sync_slack_webhook_url"}:
         raise ConfigError(
             f"{path}: the Slack webhook URL is a credential and may not be written in the "
@@ -518,6 +588,9 @@ def load_settings(*, pay_rules_checked: bool = True, **overrides: Any) -> Settin
         settings.stage_map()
         settings.invoice_config()
         settings.journal_accounts()
+        webhooks = settings.webhooks_problem()
+        if webhooks:
+            raise ConfigError(webhooks)
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"]) or "settings"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -21,13 +21,7 @@ from trello_sync.claims import BoardClaims
 from trello_sync.clock import Clock
 from trello_sync.crash import crash_point
 from trello_sync.domain import cycle
-from trello_sync.domain.actions import (
-    Action,
-    MalformedAction,
-    action_order,
-    format_instant,
-    parse_action,
-)
+from trello_sync.domain.actions import Action, MalformedAction, action_order, format_instant
 from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_snapshot
 from trello_sync.domain.planner import BoardFacts, PlannerConfig
 from trello_sync.domain.records import BoardView, Checkpoint, Plan
@@ -35,6 +29,7 @@ from trello_sync.domain.views import held_whole
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.readahead import read_ahead
+from trello_sync.reread import reread_cards, reread_open_months, unapplied
 from trello_sync.settings import Settings
 from trello_sync.spool import MEMORY_LIMIT as SPOOL_MEMORY_LIMIT
 from trello_sync.spool import ActionSpool, SpoolError
@@ -47,6 +42,7 @@ from trello_sync.trello.port import (
     TrelloNotFound,
     TrelloPort,
 )
+from trello_sync.webhook_inbox import BoardWake
 from trello_sync.window import Window
 
 log = logging.getLogger(__name__)
@@ -191,6 +187,32 @@ class Syncer:
             for ref in refs
         ]
 
+    def sync_woken(
+        self, wakes: Mapping[str, BoardWake], *, post: bool = True
+    ) -> list[BoardOutcome]:
+        """The cycles webhook deliveries asked for, board id by board id: each the same
+        cycle as a poll's (the feed from the checkpoint), plus the comments of the cards
+        a delivery said were edited or deleted. A board not configured, not synced yet
+        (its first sync is the poll's) or held by another worker is left to its poll."""
+        refs = {r.board_id: r.ref for r in self._ledger.boards() if r.checkpoint is not None}
+        configured = set(self._settings.boards)
+        outcomes = []
+        for board_id, wake in wakes.items():
+            ref = refs.get(board_id)
+            if ref is None or ref not in configured:
+                log.debug("webhook wake-up for board %s ignored: not synced here", board_id)
+                continue
+            lease = self._claims.lease_for(ref) if self._claims is not None else None
+            if self._claims is not None and lease is None:
+                log.debug("webhook wake-up for board %s ignored: another worker holds it", ref)
+                continue
+            outcomes.append(
+                self.sync_board(
+                    ref, force_reread=wake.reread, post=post, lease=lease, cards=wake.cards
+                )
+            )
+        return outcomes
+
     def _prefetch(self, refs: list[str]) -> dict[str, list[Json]]:
         """The idle polls of known boards, ten to a request (/1/batch): on Trello's
         100 requests per 10 s, 1,000 boards fit in a minute only this way. A board whose
@@ -224,12 +246,15 @@ class Syncer:
         post: bool = True,
         lease: Lease | None = None,
         prefetched: list[Json] | None = None,
+        cards: Collection[str] = (),
     ) -> BoardOutcome:
+        """One board's cycle; `cards`: cards whose comments are read again too (a webhook
+        said one was edited or deleted)."""
         outcome = BoardOutcome(ref)
         started, requests_before = self._clock.monotonic(), self._requests()
         self._lease = lease
         try:
-            return self._sync_board(ref, outcome, force_reread, post, prefetched)
+            return self._sync_board(ref, outcome, force_reread, post, prefetched, cards)
         except TrelloAuthError:
             raise  # every board would fail the same way: the whole pass stops
         except Exception as error:
@@ -254,9 +279,10 @@ class Syncer:
         force_reread: bool,
         post: bool,
         prefetched: list[Json] | None,
+        cards: Collection[str] = (),
     ) -> BoardOutcome:
         try:
-            self._cycle(ref, outcome, force_reread, prefetched)
+            self._cycle(ref, outcome, force_reread, prefetched, cards)
         except TrelloAuthError:
             raise
         except TrelloNotFound:
@@ -280,7 +306,12 @@ class Syncer:
 
     # --- one board --------------------------------------------------------------------
     def _cycle(
-        self, ref: str, outcome: BoardOutcome, force_reread: bool, prefetched: list[Json] | None
+        self,
+        ref: str,
+        outcome: BoardOutcome,
+        force_reread: bool,
+        prefetched: list[Json] | None,
+        cards: Collection[str] = (),
     ) -> None:
         """Read, decide (domain/cycle.py), commit: chunk by chunk, each chunk's decision
         committed in one transaction with its checkpoint. The shell decides nothing."""
@@ -296,7 +327,11 @@ class Syncer:
             window = self._gather(board_id, checkpoint, prefetched, spool)
             outcome.fetched = len(spool)
             if state.rereading:
-                state = state.with_comments(self._reread_comments(board_id, state, spool))
+                read = reread_open_months(self._trello, self._ledger, board_id, state, spool)
+                state = state.with_comments(read)
+            elif cards:
+                read = reread_cards(self._trello, self._ledger, board_id, cards, state, spool)
+                state = state.with_cards_reread(cards, read)
             planned = self._plan_window(board_id, spool, window, view, state, outcome)
         outcome.reread = state.reread and planned
 
@@ -414,24 +449,6 @@ class Syncer:
             window.read(pages, spool)
         return window
 
-    def _reread_comments(
-        self, board_id: str, state: cycle.Cycle, spool: ActionSpool
-    ) -> frozenset[str]:
-        """Every comment of the open months, read again: an edit or a deletion shows
-        only here. Returns their ids; adds the versions not applied yet to the spool."""
-        comments = self._trello.board_actions(
-            board_id, since=format_instant(state.open_since), action_filter="commentCard"
-        )
-        parsed = [parse_action(item) for item in comments]
-        fresh = self._unapplied(board_id, parsed)
-        # The window's own copy wins, unless that copy is applied already and this is a
-        # newer version of it (edited between the two reads).
-        held = spool.versions(a.id for a in fresh)
-        applied = self._ledger.applied_versions(board_id, set(held))
-        spool.add(a for a in fresh if a.id in held and (a.id, held[a.id]) in applied)
-        spool.add((a for a in fresh if a.id not in held), replace=False)
-        return frozenset(a.id for a in parsed)
-
     def _plan_window(
         self,
         board_id: str,
@@ -545,11 +562,7 @@ class Syncer:
         return format_instant(cycle.poll_start(checkpoint, self._settings.overlap_seconds))
 
     def _unapplied(self, board_id: str, actions: list[Action]) -> list[Action]:
-        if not actions:
-            return []
-        # Ids are unique here: the spool and the pager keep one copy of each.
-        done = self._ledger.applied_versions(board_id, {a.id for a in actions})
-        return [a for a in actions if (a.id, a.version) not in done]
+        return unapplied(self._ledger, board_id, actions)
 
     def _me(self) -> Json:
         """The member who owns the token, asked of Trello once per process."""

@@ -11,6 +11,10 @@ With a Slack webhook (trello_sync/notify.py), a third job posts the daily summar
 each cycle, each export and a rejected token tell the notifier, which posts the alerts;
 nothing Slack does changes what the worker does or its exit code.
 
+With Trello webhooks (trello_sync/webhooks_wiring.py), a job keeps the webhooks
+registered, and the wait between two jobs ends at each delivery kept in the inbox: the
+boards it names run their cycle at once (`Syncer.sync_woken`), the same cycle as a poll.
+
 Signals (after rq): the first SIGINT/SIGTERM sets the stop flag; the cycle in progress
 finishes (each board commits in one transaction) and the worker exits 0. A second one
 raises StopNow wherever the worker is: an open transaction rolls back.
@@ -28,7 +32,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -60,6 +64,9 @@ from trello_sync.spool import remove_dead_spools
 from trello_sync.sync import BoardOutcome
 from trello_sync.trello.http import HttpStats
 from trello_sync.trello.port import TrelloAuthError
+from trello_sync.webhook_inbox import BoardWake, Inbox
+from trello_sync.webhook_registration import WebhookRegistrar
+from trello_sync.webhooks_wiring import start_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +116,10 @@ def _one_line(error: BaseException) -> str:
 class SyncPass(Protocol):
     def sync_all(self, *, force_reread: bool = False, post: bool = True) -> list[BoardOutcome]: ...
 
+    def sync_woken(
+        self, wakes: Mapping[str, BoardWake], *, post: bool = True
+    ) -> list[BoardOutcome]: ...
+
 
 class Worker:
     def __init__(
@@ -123,9 +134,14 @@ class Worker:
         metrics: WorkerMetrics | None = None,
         health: Health | None = None,
         notifier: Notifier | None = None,
+        inbox: Inbox | None = None,
+        registrar: WebhookRegistrar | None = None,
     ) -> None:
         self._settings = settings
         self._notifier = notifier
+        # Webhooks: deliveries wait in the inbox; the registrar keeps the webhooks on Trello.
+        self._inbox = inbox
+        self._registrar = registrar
         self._syncer = syncer
         self._ledger = ledger
         self._clock = clock
@@ -157,6 +173,10 @@ class Worker:
             scheduler.job("daily summary", self._notifier.next_summary_after).do(
                 self._guard("daily summary", self._notifier.summary_job)
             )
+        if self._registrar is not None:
+            scheduler.job("webhook registration", self._registrar.next_after).do(
+                self._guard("webhook registration", self._registrar.register)
+            )
         now, done_before = self._clock.now(), self.cycles
         for job in scheduler.jobs:  # all at once: the first poll, a missed night, a summary
             job.next_run = now
@@ -166,12 +186,39 @@ class Worker:
                 break
             if self.stop.is_set():
                 break
-            # A SystemClock built on the stop event wakes here at the first signal.
-            self._clock.sleep(max(scheduler.idle_seconds or 0.0, 0.0))
+            if self._inbox is not None:
+                self._serve_deliveries()
+                if self.stop.is_set():
+                    break
+            self._idle(max(scheduler.idle_seconds or 0.0, 0.0))
         log.info("worker stopped after %d cycle(s)", self.cycles)
         if max_cycles is None:
             return EXIT_OK  # a stop: the failures were logged as they happened
         return self._verdict()
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for the next job. A SystemClock built on the stop event wakes at the first
+        signal; with webhooks, the inbox's wait also ends at each delivery it keeps."""
+        if self._inbox is None:
+            self._clock.sleep(seconds)
+        else:
+            self._inbox.wait(seconds)
+
+    def _serve_deliveries(self) -> None:
+        """The cycles the deliveries kept since the last look ask for, guarded as a job."""
+        assert self._inbox is not None
+        wakes = self._inbox.take()
+        if wakes:
+            self._guard("webhook cycle", lambda: self.woken(wakes))()
+
+    def woken(self, wakes: Mapping[str, BoardWake]) -> list[BoardOutcome]:
+        """Sync the boards deliveries woke, counted in the metrics; the poll cycles alone
+        say whether the worker is healthy. A board's line is logged when its cycle did
+        something (a delivery of the service's own reply wakes a cycle that does not)."""
+        outcomes, figures = self._measured(lambda: self._syncer.sync_woken(wakes), woken=True)
+        self.metrics.observe(figures, self._clock.now().timestamp(), cycle=False)
+        self.metrics.webhook_cycles.inc(len(outcomes))
+        return outcomes
 
     def _verdict(self) -> int:
         """A bounded run's exit code, said in one line when it is not 0."""
@@ -264,12 +311,18 @@ class Worker:
         return outcomes
 
     def _sync(self, *, force_reread: bool) -> tuple[list[BoardOutcome], CycleFigures]:
+        return self._measured(lambda: self._syncer.sync_all(force_reread=force_reread))
+
+    def _measured(
+        self, sync: Callable[[], list[BoardOutcome]], *, woken: bool = False
+    ) -> tuple[list[BoardOutcome], CycleFigures]:
+        """Run a sync pass; its outcomes (each board logged) and what it cost."""
         before = self._stats().copy() if self._stats else None
         started = self._clock.monotonic()
-        outcomes = self._syncer.sync_all(force_reread=force_reread)
+        outcomes = sync()
         seconds = self._clock.monotonic() - started
         for outcome in outcomes:
-            _log_board(outcome)
+            _log_board(outcome, woken=woken)
         by_status: dict[str, int] = {}
         rate_limited = 0
         if before is not None and self._stats is not None:
@@ -394,7 +447,9 @@ class Worker:
         return fields
 
 
-def _log_board(outcome: BoardOutcome) -> None:
+def _log_board(outcome: BoardOutcome, *, woken: bool = False) -> None:
+    """One line per board cycle. A cycle a webhook woke says so; one that found nothing
+    new (the delivery of the service's own reply wakes such a cycle) is a debug line."""
     fields = {
         "event": "board",
         "board": outcome.board_id or outcome.ref,
@@ -409,24 +464,34 @@ def _log_board(outcome: BoardOutcome) -> None:
         "problem": outcome.problem,
     }
     level = logging.WARNING if outcome.problem else logging.INFO
+    if woken:
+        fields["woken"] = True
+    if woken and not outcome.problem and not (outcome.applied or outcome.outbox.posted):
+        level = logging.DEBUG
     log.log(
         level,
-        "board %s; %d Trello request(s); %.2f s",
+        "board %s; %d Trello request(s); %.2f s%s",
         describe(outcome),
         outcome.requests,
         outcome.seconds,
+        " (woken by a webhook)" if woken else "",
         extra={"fields": fields},
     )
 
 
-def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGINT/SIGTERM: first sets `stop`, second raises StopNow. Returns the undo."""
+def install_signal_handlers(
+    stop: threading.Event, also: Callable[[], None] | None = None
+) -> Callable[[], None]:
+    """SIGINT/SIGTERM: first sets `stop` (and calls `also`), second raises StopNow.
+    Returns the undo."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if stop.is_set():
             raise StopNow(f"{name} again: stopped at once; the transaction in progress rolled back")
         stop.set()
+        if also is not None:
+            also()
         log.warning("%s: stopping after the cycle in progress (send it again to stop now)", name)
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -449,7 +514,9 @@ def run_worker(
     """`trello-sync run`: wire the parts, serve the metrics, loop until stopped."""
     stop = threading.Event()
     clock = SystemClock(stop)  # every wait (between cycles, HTTP back-off) ends at a signal
-    restore = install_signal_handlers(stop)
+    # Webhooks serve a worker that keeps running: a run of one cycle polls alone.
+    inbox = Inbox() if settings.webhooks_on and max_cycles != 1 else None
+    restore = install_signal_handlers(stop, also=inbox.close if inbox is not None else None)
     try:
         # The temporary files of first syncs that a kill -9 cut short; live ones stay.
         # A folder the nightly export cannot write is a setting to fix: said at start,
@@ -481,6 +548,9 @@ def run_worker(
                     metrics=metrics,
                     redact=RedactSecrets(settings.secret_values()).redact,
                 )
+            registrar = None
+            if inbox is not None:
+                registrar = start_webhooks(settings, app, inbox, metrics, stack, out)
             worker = Worker(
                 settings,
                 app.require_syncer(),
@@ -490,6 +560,8 @@ def run_worker(
                 stats=(lambda: trello.stats) if trello is not None else None,
                 metrics=metrics,
                 notifier=notifier,
+                inbox=inbox,
+                registrar=registrar,
             )
             if metrics_port is not None:
                 try:

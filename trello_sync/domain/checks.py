@@ -20,6 +20,7 @@ from trello_sync.domain.records import Entry
 from trello_sync.domain.rules import Funding, PayRules
 from trello_sync.domain.stages import Stage, StageMap
 from trello_sync.domain.text import fold
+from trello_sync.domain.webhooks import WebhookFacts, plan_registrations, registration_for
 
 ERROR_MAX = 300  # characters of an unexpected error shown in its one line
 
@@ -138,6 +139,7 @@ class CheckFacts:
     export_folder: ExportFolder | Unavailable
     trello: TrelloFacts | Unavailable
     slack: SlackFacts | Unavailable | None = None  # None: not asked
+    webhooks: WebhookFacts | Unavailable | None = None  # None: not asked
 
 
 # --- the checks ---------------------------------------------------------------------------
@@ -339,6 +341,48 @@ def slack_webhook(facts: CheckFacts) -> list[Finding]:
     ]
 
 
+def trello_webhooks(facts: CheckFacts) -> list[Finding]:
+    """Each board's webhook as Trello lists it, and its consecutive failures. Notes only:
+    a webhook Trello cannot deliver to leaves polling as it is, so it stops nothing."""
+    hooks = facts.webhooks
+    if hooks is None:
+        return []
+    if isinstance(hooks, Unavailable):
+        return [hooks.finding()]
+    url = hooks.callback_url
+    if url is None:
+        return []  # webhooks off: polling alone, as before they existed
+    found: list[Finding] = []
+    for name, board_id in hooks.boards:
+        subject = f"board {name!r}"
+        seen = registration_for(hooks.registrations, board_id, url)
+        if seen is None:
+            found.append(note(subject, f"no webhook at {url} yet: the worker creates it"))
+        elif not seen.active:
+            found.append(
+                note(subject, f"webhook {seen.webhook_id} is paused: the worker re-activates it")
+            )
+        elif seen.consecutive_failures:
+            since = f" since {seen.failing_since}" if seen.failing_since else ""
+            found.append(
+                note(
+                    subject,
+                    f"webhook {seen.webhook_id} active, {seen.consecutive_failures} consecutive "
+                    f"failures{since}: Trello cannot reach {url}; polling goes on",
+                )
+            )
+        else:
+            found.append(
+                note(subject, f"webhook {seen.webhook_id} active at {url}, 0 consecutive failures")
+            )
+    stale = plan_registrations(hooks.registrations, [b for _, b in hooks.boards], url).delete
+    found += [
+        note("webhooks", f"{s.webhook_id} ({s.callback_url}) is stale: the worker deletes it")
+        for s in stale
+    ]
+    return found
+
+
 Check = Callable[[CheckFacts], Sequence[Finding]]
 
 # In the order their lines are printed.
@@ -352,6 +396,7 @@ CHECKS: tuple[Check, ...] = (
     trello_stopped,
     pay_rules_in_force,
     slack_webhook,
+    trello_webhooks,
 )
 
 

@@ -96,8 +96,12 @@ class Cycle:
     flagged: bool  # the board is flagged (it looked wiped): a cycle that plans clears it
     first_synced: datetime | None  # when the ledger first synced the board
     open_since: datetime  # the start of the open months (see open_months_start)
-    # Every comment the board shows in the open months (set once they are re-read).
+    # Every comment the board shows in the open months (set once they are re-read), or
+    # with `cards_reread`, every comment those cards show.
     current_comments: frozenset[str] = frozenset()
+    # Cards whose comments were read again on their own, because a webhook said one was
+    # edited or deleted: the re-read of the open months, for those cards alone.
+    cards_reread: frozenset[str] = frozenset()
 
     @property
     def rereading(self) -> bool:
@@ -106,11 +110,30 @@ class Cycle:
         return self.reread and not self.first
 
     @property
+    def looks_for_deletions(self) -> bool:
+        """Whether this cycle read comments again (all of them, or some cards'): a command
+        comment of the open months missing from that read was deleted."""
+        return self.rereading or (bool(self.cards_reread) and not self.first)
+
+    @property
     def reply_since(self) -> datetime:
         return self.now - timedelta(days=self.rules.reply_history_days)
 
     def with_comments(self, current: Iterable[str]) -> Cycle:
         return replace(self, current_comments=frozenset(current))
+
+    def with_cards_reread(self, cards: Iterable[str], current: Iterable[str]) -> Cycle:
+        """`current`: every comment the cards show now (in the open months)."""
+        return replace(self, cards_reread=frozenset(cards), current_comments=frozenset(current))
+
+    def comments_present(self, view: BoardView) -> frozenset[str]:
+        """The open months' comments that count as still on the board: what the re-read
+        showed; after a read of some cards, also every comment of the other cards (not
+        read, so not missing)."""
+        if self.rereading or not self.cards_reread:
+            return self.current_comments
+        others = {c.action_id for c in view.comments.values() if c.card_id not in self.cards_reread}
+        return self.current_comments | others
 
 
 def start_cycle(
@@ -141,10 +164,11 @@ def needs_service_member(actions: Iterable[Action]) -> bool:
 
 def _possibly_deleted(view: BoardView, cycle: Cycle) -> set[str]:
     """The cards of the open months' command comments that the re-read did not see."""
+    present = cycle.comments_present(view)
     return {
         c.card_id
         for c in view.comments.values()
-        if c.card_id and c.at >= cycle.open_since and c.action_id not in cycle.current_comments
+        if c.card_id and c.at >= cycle.open_since and c.action_id not in present
     }
 
 
@@ -155,7 +179,7 @@ def cards_to_hold_whole(
     actions touch, and on the last chunk of a re-reading cycle those of the comments
     that may have been deleted."""
     wanted = {a.card_id for a in actions if a.card_id}
-    if last and cycle.rereading:
+    if last and cycle.looks_for_deletions:
         wanted |= _possibly_deleted(view, cycle)
     return wanted & set(view.outlines)
 
@@ -163,7 +187,7 @@ def cards_to_hold_whole(
 def is_idle(view: BoardView, actions: Collection[Action], cycle: Cycle, *, last: bool) -> bool:
     """Nothing to plan: no new action, and no comment whose deletion is to be looked for.
     An idle chunk needs no board facts (no snapshot is read)."""
-    return not actions and not (last and cycle.rereading and view.comments)
+    return not actions and not (last and cycle.looks_for_deletions and view.comments)
 
 
 @dataclass(frozen=True)
@@ -230,11 +254,12 @@ def decide_last(
         if latest is not None:
             # Everything up to the newest action of this (complete) fetch has been seen.
             result = replace(result, checkpoint=latest)
-        if cycle.rereading:
+        if cycle.looks_for_deletions:
+            after = apply_plan(view, result)
             deleted = plan_deleted_comments(
-                cycle.current_comments,
+                cycle.comments_present(after),
                 cycle.open_since,
-                apply_plan(view, result),
+                after,
                 facts,
                 config,
                 cycle.now,

@@ -25,9 +25,15 @@ __all__ = [
 ]
 
 
-def setup_hints(url: str, demo: DemoBoard) -> list[str]:
-    """How to try `trello-sync setup` against this sandbox, as `# ` comment lines (so that
-    a shell or a `NAME=value` parser skips them). Sandbox values only, no real secrets."""
+def setup_hints(url: str, demo: DemoBoard, api_secret: str = "") -> list[str]:
+    """How to try `trello-sync setup` (and the worker's webhooks) against this sandbox, as
+    `# ` comment lines (so that a shell or a `NAME=value` parser skips them). Sandbox
+    values only, no real secrets."""
+    webhooks = [
+        "# Webhooks (the sandbox signs its deliveries with this application secret):",
+        f"#   TRELLO_API_SECRET={api_secret} TRELLO_SYNC_WEBHOOK_LISTEN=127.0.0.1:8787 "
+        "TRELLO_SYNC_WEBHOOK_URL=http://127.0.0.1:8787/trello trello-sync run",
+    ]
     return [
         "# Try the guided setup against this sandbox (no Trello account needed):",
         f"#   TRELLO_SYNC_API_URL={url} trello-sync setup",
@@ -35,6 +41,7 @@ def setup_hints(url: str, demo: DemoBoard) -> list[str]:
         f"read-only token (setup refuses it): {demo.readonly_token}",
         f"# or in one command: TRELLO_SYNC_API_URL={url} trello-sync setup --key {demo.api_key} "
         f"--token {demo.mentor_token} --board {demo.short_link} --yes",
+        *(webhooks if api_secret else []),
     ]
 
 
@@ -66,7 +73,7 @@ def run_sandbox(
         print(f"TRELLO_API_KEY={demo.api_key}", file=out)
         print(f"TRELLO_TOKEN={demo.mentor_token}", file=out)
         print(f"TRELLO_SYNC_BOARDS={demo.board_id}", file=out)
-        for line in setup_hints(server.url, demo):
+        for line in setup_hints(server.url, demo, server.state.api_secret):
             print(line, file=out)
         out.flush()
         while not stop.wait(0.5):

@@ -32,6 +32,7 @@ from trello_sync.sandbox.shapes import (
     format_date,
 )
 from trello_sync.sandbox.state import SandboxState
+from trello_sync.sandbox.webhooks import NOT_MINE, TRELLO_RETRY_DELAYS, WebhookHub
 
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -136,9 +137,11 @@ class SandboxServer:
         key_limit: int = 300,
         interval_s: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
+        webhook_retry_delays: tuple[float, ...] = TRELLO_RETRY_DELAYS,
     ) -> None:
         self.state = state
         self.api = Api(state)
+        self.webhooks = WebhookHub(state, retry_delays=webhook_retry_delays)
         self.log = RequestLog()
         self.faults = Faults()
         self.token_limiter = RateLimiter(token_limit, interval_s, monotonic)
@@ -176,9 +179,11 @@ class SandboxServer:
                 daemon=True,
             )
             self._thread.start()
+            self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -262,7 +267,9 @@ class SandboxServer:
         if faults and faults[0].group == "stop":
             return self._with_limits(_fault_response(faults[0]), key, token)
         try:
-            result = self.api.handle(member_id, method, path[2:] or "/", params)
+            result = self.webhooks.route(token, member_id, method, path[2:], params)
+            if result is NOT_MINE:
+                result = self.api.handle(member_id, method, path[2:] or "/", params)
             result = self._after_apply(faults, path, params, result)
             response = Response.json(200, result)
         except SandboxError as error:
@@ -308,6 +315,15 @@ class SandboxServer:
                 return Response.json(200, {"cleared": self.log.clear()})
         if route == "/_sandbox/actions" and method == "GET":
             return Response.json(200, self.state.all_actions())
+        if route == "/_sandbox/webhooks":
+            if method == "GET":
+                return Response.json(200, self.webhooks.describe())
+            if method == "POST":
+                try:
+                    self.webhooks.set_switches(body)
+                except (TypeError, ValueError) as error:
+                    return Response.text(400, str(error))
+                return Response.json(200, self.webhooks.describe())
         if route == "/_sandbox/faults":
             if method == "GET":
                 return Response.json(200, self.faults.describe())

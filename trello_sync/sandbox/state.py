@@ -9,6 +9,7 @@ its earlier actions from every feed; label changes leave no action in the feed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -423,9 +424,14 @@ class SandboxState(BoardState):
         if self._member(actor)["id"] != action["idMemberCreator"]:
             raise Unauthorized("unauthorized permission requested")
         self._check_text(text)
+        old = action["data"]["text"]
+        when = self._when(at)
         action["data"]["text"] = text
-        action["data"]["dateLastEdited"] = shapes.format_date(self._when(at))
+        action["data"]["dateLastEdited"] = shapes.format_date(when)
         action["display"]["entities"]["comment"]["text"] = text
+        self._webhook_only_action(
+            actor, "updateComment", self._comment_change(action, text=text, old=old), when
+        )
         return action
 
     @locked
@@ -436,3 +442,18 @@ class SandboxState(BoardState):
         if action["type"] != "commentCard":
             raise BadRequest("invalid value for idAction")
         del self._actions[action["id"]]
+        self._webhook_only_action(actor, "deleteComment", self._comment_change(action), at)
+
+    @staticmethod
+    def _comment_change(comment: Json, *, text: str | None = None, old: str | None = None) -> Json:
+        """An updateComment's or deleteComment's data, as Trello's webhooks carry it: the
+        comment as `data.action` ({id, text} for an edit, {id} for a deletion), `data.old`
+        the text before an edit, and the card, board and list of the comment."""
+        data: Json = {"action": {"id": comment["id"]}}
+        if text is not None:
+            data["action"]["text"] = text
+            data["old"] = {"text": old}
+        for key in ("card", "board", "list"):
+            if key in comment["data"]:
+                data[key] = copy.deepcopy(comment["data"][key])
+        return data

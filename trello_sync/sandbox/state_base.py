@@ -39,6 +39,9 @@ TOKEN_LIFETIMES: dict[str, timedelta | None] = {
 }
 TOKEN_SCOPES = frozenset(("read", "write", "account"))
 TOKEN_IDENTIFIER = "trello-sync"  # the app name a token is granted to, as Trello shows it
+# The sandbox application's secret (Trello shows an application's secret on its Power-Up
+# admin page): known to everyone, as the sandbox is for trying things out.
+DEMO_API_SECRET = "5a4db0c5e1d3f0a9" * 4
 
 
 def _utc_now() -> datetime:
@@ -69,6 +72,7 @@ class StateBase:
         self,
         *,
         api_key: str | None = None,
+        api_secret: str | None = None,
         clock: Callable[[], datetime] | None = None,
         seed: int | None = None,
     ) -> None:
@@ -79,6 +83,9 @@ class StateBase:
         self._clock: Callable[[], datetime] = clock or _utc_now
         self._ids = shapes.ObjectIdFactory(self._rng.getrandbits(28))
         self.api_key: str = api_key or f"{self._rng.getrandbits(128):032x}"
+        # The application's secret, which signs webhook deliveries: a fixed one by default
+        # (not drawn, so that a seeded state's draws stay what they were).
+        self.api_secret: str = api_secret or DEMO_API_SECRET
         self._members: dict[str, Json] = {}
         # token → {id, idMember, write, dateCreated, dateExpires (None: never)}
         self._tokens: dict[str, Json] = {}
@@ -94,6 +101,9 @@ class StateBase:
         self._short_links: set[str] = set()
         # Actions the feeds leave out until then (the "hide" fault: Trello showing late).
         self._hidden_until: dict[str, datetime] = {}
+        # Told of every change a webhook delivers: each new action, and the updateComment
+        # and deleteComment actions the feeds never show (see sandbox/webhooks.py).
+        self._listeners: list[Callable[[Json], None]] = []
 
     # --- clock and helpers ---------------------------------------------------------------
 
@@ -114,6 +124,33 @@ class StateBase:
     def _visible(self, action: Json) -> bool:
         until = self._hidden_until.get(action["id"])
         return until is None or self._clock() >= until
+
+    def add_listener(self, listener: Callable[[Json], None]) -> None:
+        """`listener(action)` after each change a webhook would deliver, while the
+        state's lock is held: it must only take note, copying what it keeps (an action
+        changes in place when its comment is edited)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _emit(self, action: Json) -> None:
+        for listener in self._listeners:
+            listener(action)
+
+    def _webhook_only_action(
+        self, actor: str, action_type: str, data: Json, at: datetime | None
+    ) -> None:
+        """An action Trello sends to webhooks only (updateComment, deleteComment): never in
+        a feed. Its id is a digest, not drawn from the id factory, so that a seeded state's
+        ids stay what they were; it is built only when a listener will hear of it."""
+        if not self._listeners:
+            return
+        member = self._member(actor)
+        when = self._when(at)
+        comment = (data.get("action") or {}).get("id", "")
+        digest = hashlib.sha256(f"{action_type}|{comment}|{when.isoformat()}".encode())
+        action_id = f"{int(when.timestamp()):08x}{digest.hexdigest()[:16]}"
+        key = "action_edit_comment" if action_type == "updateComment" else "action_delete_comment"
+        self._emit(shapes.action_envelope(action_id, action_type, when, member, data, key))
 
     def _when(self, at: datetime | None) -> datetime:
         return shapes.to_utc_ms(at if at is not None else self._clock())
@@ -219,6 +256,7 @@ class StateBase:
         when = self._when(at)
         action = shapes.action_envelope(self._ids.new(when), action_type, when, member, data, key)
         self._actions[action["id"]] = action
+        self._emit(action)
         stamp = action["date"]
         card = self._cards.get((data.get("card") or {}).get("id", ""))
         if card is not None:
