@@ -320,10 +320,10 @@ def test_dashboard_rows_and_flags():
     assert rows["Nina"].flags == ("no project",)
     assert rows["Rosa"].days_in_stage == {Stage.ACTIVE: 46, Stage.PAUSED: 28}
     assert result.needs_a_look == (
-        ("Nina", "no project"),
-        ("Quentin", "no session lately"),
-        ("Rosa", "paused too long"),
-        ("Gaston", "card deleted"),
+        ("Nina", ("no project",)),
+        ("Quentin", ("no session lately",)),
+        ("Rosa", ("paused too long",)),
+        ("Gaston", ("card deleted",)),
     )
     assert result.totals == (Money(6500),)
     assert result.active == 2
@@ -335,7 +335,7 @@ def test_dashboard_rows_and_flags():
 
 def test_dashboard_flags_wait_for_their_thresholds():
     result = dashboard(pause_warning_days=29, nudge_days=39)
-    assert result.needs_a_look == (("Nina", "no project"), ("Gaston", "card deleted"))
+    assert result.needs_a_look == (("Nina", ("no project",)), ("Gaston", ("card deleted",)))
     exactly = dashboard(pause_warning_days=28, nudge_days=38)
     assert len(exactly.needs_a_look) == 4  # due by the end of today, as the reminders are
 

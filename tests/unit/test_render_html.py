@@ -148,7 +148,9 @@ def dashboard(language: str = "fr") -> Dashboard:
                 {Stage.WAITING: 3, Stage.ACTIVE: 20, Stage.PAUSED: 9},
                 ("no project",),
             ),
-            StudentRow(BREAKOUT, None, "P1", 1, 1, eur(3500), {}, ("card deleted",)),
+            StudentRow(
+                BREAKOUT, None, "P1", 1, 1, eur(3500), {}, ("card deleted", "no session lately")
+            ),
         ),
         totals=(eur(12950),),
         active=9,
@@ -164,7 +166,7 @@ def dashboard(language: str = "fr") -> Dashboard:
             StageDay(start + timedelta(days=i), {Stage.WAITING: 2, Stage.ACTIVE: 5 + i // 30})
             for i in range(90)
         ),
-        needs_a_look=((SCRIPT, "no project"), (BREAKOUT, "card deleted")),
+        needs_a_look=((SCRIPT, ("no project",)), (BREAKOUT, ("card deleted", "no session lately"))),
     )
 
 
@@ -460,7 +462,10 @@ def test_dashboard_students_flow_and_looks() -> None:
     assert "3 j 20 j 9 j —" in text
     # the needs-a-look list, with the reason in the page's language
     assert f"{SCRIPT} — sans projet" in text
-    assert f"{BREAKOUT} — carte supprimée" in text
+    # one line a student, with every reason
+    assert f"{BREAKOUT} — carte supprimée; pas de séance depuis longtemps" in text
+    assert len(page.with_class("who")) == 2
+    assert f"{FR['kpi.look']} 2" in text  # two students, three reasons
     # flow metrics, with what they mean
     for expected in (
         "Travail en cours 9",

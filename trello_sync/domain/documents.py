@@ -195,7 +195,8 @@ class Dashboard:
     charts: StatementCharts
     flow: FlowMetrics
     cumulative_flow: tuple[StageDay, ...]  # the last 90 days, oldest first
-    needs_a_look: tuple[tuple[str, str], ...]  # (student, reason)
+    # (student, reasons): one row a student, however many reasons they have
+    needs_a_look: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 # --- what the ledger keeps: documents issued, payments received --------------------------

@@ -195,7 +195,7 @@ def build_dashboard(
         ),
         flow=flow_metrics(moves, today=today),
         cumulative_flow=cumulative_flow(moves, today=today),
-        needs_a_look=tuple((row.student, flag) for row in rows for flag in row.flags),
+        needs_a_look=tuple((row.student, row.flags) for row in rows if row.flags),
     )
 
 

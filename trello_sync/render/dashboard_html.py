@@ -71,7 +71,8 @@ def render_dashboard(dashboard: Dashboard) -> str:
         as_of=t.fmt("as_of", date=t.date(dashboard.today)),
         kpis=_kpis(dashboard, t),
         looks=tuple(
-            LookView(student, t.flag(reason)) for student, reason in dashboard.needs_a_look
+            LookView(student, "; ".join(t.flag(reason) for reason in reasons))
+            for student, reasons in dashboard.needs_a_look
         ),
         students=tuple(_student(row, t) for row in dashboard.students),
         stages=tuple(t.stage(stage) for stage in PIPELINE_STAGES),

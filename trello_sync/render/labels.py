@@ -164,6 +164,8 @@ FR: dict[str, str] = {
     "flag.no project": "sans projet",
     "flag.card deleted": "carte supprimée",
     "flag.on a list that maps to no stage": "sur une liste qui ne correspond à aucune étape",
+    "flag.paused too long": "en pause depuis trop longtemps",
+    "flag.no session lately": "pas de séance depuis longtemps",
     # months
     "month.1": "janvier",
     "month.2": "février",
@@ -317,6 +319,8 @@ EN: dict[str, str] = {
     "flag.no project": "no project",
     "flag.card deleted": "card deleted",
     "flag.on a list that maps to no stage": "on a list that maps to no stage",
+    "flag.paused too long": "paused too long",
+    "flag.no session lately": "no session lately",
     "month.1": "January",
     "month.2": "February",
     "month.3": "March",
