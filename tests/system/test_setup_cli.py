@@ -5,6 +5,7 @@ it wrote."""
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 from setup_sandbox import SetupWorld, mode, world
 
@@ -75,6 +76,24 @@ def test_a_new_board_gets_the_stage_lists_and_the_project_labels(world: SetupWor
     labels = {label["name"] for label in state.board_labels(board["id"], 1000)}
     assert labels == set(shipped_defaults()["projects"])
     assert world.run("check").returncode == 0
+
+
+def test_pay_rules_that_price_by_funding_get_the_funding_labels_too(world: SetupWorld):
+    """With the platform's 2020 rules in the configuration, the cards need to say their
+    funding: setup offers its labels beside the projects'."""
+    example = Path(__file__).parents[2] / "config" / "examples" / "platform-2020.toml"
+    world.config.write_text(example.read_text())
+    done = world.run(
+        *flags(world, "--new-board", "Mentoring", "--lang", "fr", "--create-labels"),
+        "--yes",
+        "--force",
+    )
+    assert done.returncode == 0, done.stderr
+    state = world.server.state
+    board = state.board(tomllib.loads(world.config.read_text())["boards"][0])
+    labels = {label["name"] for label in state.board_labels(board["id"], 1000)}
+    assert {"Financement: financé", "Financement: autofinancé"} <= labels
+    assert tomllib.loads(world.config.read_text())["pay_rules"][1]["effective"] == "2020-06-01"
 
 
 def test_missing_stage_lists_are_created_only_when_asked(world: SetupWorld):

@@ -4,12 +4,15 @@ offers to fix."""
 from __future__ import annotations
 
 from trello_sync.domain.board_fit import (
+    FUNDING_LABEL_NAMES,
     STAGE_LIST_NAMES,
     Lang,
     fit_board,
     label_color,
     lang_of_locale,
 )
+from trello_sync.domain.funding import label_funding
+from trello_sync.domain.rules import Funding
 from trello_sync.domain.stages import PIPELINE_STAGES, Stage
 from trello_sync.settings import load_settings
 
@@ -25,6 +28,27 @@ def fit(lists, cards=(), labels=()):
         stage_map=SETTINGS.stage_map(),
         projects=SETTINGS.project_table(),
     )
+
+
+def test_funding_labels_are_offered_only_when_the_rules_price_by_funding():
+    base = dict(lists=[], cards=[], custom_fields=[], stage_map=SETTINGS.stage_map())
+    projects = SETTINGS.project_table()
+    have = [{"name": "Financement : autofinancé"}, {"name": "Funding"}]
+    assert fit_board(**base, labels=have, projects=projects).fundings_without_label == ()
+    by_funding = fit_board(**base, labels=have, projects=projects, by_funding=True)
+    assert by_funding.fundings_without_label == (Funding.FUNDED,)
+    assert by_funding.funding_labels_to_create(Lang.EN) == ("Funding: funded",)
+    none = fit_board(**base, labels=[], projects=projects, by_funding=True)
+    assert none.funding_labels_to_create(Lang.FR) == (
+        "Financement: financé",
+        "Financement: autofinancé",
+    )
+
+
+def test_the_labels_setup_creates_for_fundings_are_read_back_as_those_fundings():
+    for lang, names in FUNDING_LABEL_NAMES.items():
+        for funding, name in names.items():
+            assert label_funding(name) == funding, (lang, name)
 
 
 def test_every_list_name_setup_creates_is_an_alias_of_its_stage():

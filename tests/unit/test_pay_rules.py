@@ -48,6 +48,19 @@ def test_the_shipped_default_is_the_handbooks_table_for_every_funding_and_kind()
     assert only.monthly_fees == ()
 
 
+def test_whether_the_rules_price_by_funding():
+    assert not rules_from_mapping(shipped_defaults()["pay_rules"]).priced_by_funding
+    assert platform_2020().priced_by_funding
+    # Funding named, but every funding paid alike: no need to say it on the cards.
+    same = {"session": FLAT, "defense": FLAT}
+    alike = rule("2020-06-01", shares={"funded": same, "self": same, "unset": same})
+    assert not rules_from_mapping([alike]).priced_by_funding
+    fee_for_all = rule("2020-06-01", monthly_fees=[{"amount": "30.00"}])
+    assert not rules_from_mapping([fee_for_all]).priced_by_funding
+    fee_for_self = rule("2020-06-01", monthly_fees=[{"amount": "30.00", "funding": "self"}])
+    assert rules_from_mapping([fee_for_self]).priced_by_funding
+
+
 def test_the_platform_2020_example_says_the_matrix():
     rules = platform_2020()
     before, after = rules.rule_sets

@@ -3,7 +3,8 @@
 Pure: given a board's lists, cards, labels and custom fields (Trello's JSON) and the
 configured stage names and project table, says which open list maps to which stage,
 which stages have no list, which lists map to none, which students have no project,
-and which of the pay table's projects have no label yet. `trello-sync setup` shows it
+and which of the pay table's projects (and, when the pay rules price by funding, which
+fundings) have no label yet. `trello-sync setup` shows it
 and offers to fix what can be fixed on the board (a list per missing stage, a label per
 project: labels work on free boards, custom fields are a paid Trello feature).
 """
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from trello_sync.domain.funding import label_funding
 from trello_sync.domain.projects import ProjectTable, resolve_project
+from trello_sync.domain.rules import Funding
 from trello_sync.domain.stages import PIPELINE_STAGES, Stage, StageMap
 from trello_sync.domain.text import fold
 
@@ -46,6 +49,13 @@ STAGE_LIST_NAMES: Mapping[Lang, Mapping[Stage, str]] = {
 LABEL_COLORS = ("green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink")
 
 
+# The labels that say a card's funding, when the pay rules price by it.
+FUNDING_LABEL_NAMES: Mapping[Lang, Mapping[Funding, str]] = {
+    Lang.EN: {Funding.FUNDED: "Funding: funded", Funding.SELF: "Funding: self"},
+    Lang.FR: {Funding.FUNDED: "Financement: financé", Funding.SELF: "Financement: autofinancé"},
+}
+
+
 def lang_of_locale(locale_name: str | None) -> Lang:
     """French for a French locale (fr, fr_FR.UTF-8, fr-CA…), English otherwise."""
     return Lang.FR if (locale_name or "").lower().startswith("fr") else Lang.EN
@@ -63,6 +73,8 @@ class BoardFit:
     missing_stages: tuple[Stage, ...]  # pipeline stages no open list maps to
     students_without_project: tuple[str, ...]  # names of open cards on stage lists
     labels_to_create: tuple[str, ...]  # the project table's projects with no label
+    # The fundings no label says yet, when the pay rules price by funding (else none).
+    fundings_without_label: tuple[Funding, ...] = ()
 
     @property
     def unmapped_lists(self) -> tuple[str, ...]:
@@ -70,6 +82,9 @@ class BoardFit:
 
     def lists_to_create(self, lang: Lang) -> tuple[str, ...]:
         return tuple(STAGE_LIST_NAMES[lang][stage] for stage in self.missing_stages)
+
+    def funding_labels_to_create(self, lang: Lang) -> tuple[str, ...]:
+        return tuple(FUNDING_LABEL_NAMES[lang][f] for f in self.fundings_without_label)
 
 
 def fit_board(
@@ -80,6 +95,7 @@ def fit_board(
     custom_fields: Sequence[Mapping[str, Any]],
     stage_map: StageMap,
     projects: ProjectTable,
+    by_funding: bool = False,
 ) -> BoardFit:
     open_lists = sorted(
         (lst for lst in lists if not lst.get("closed")), key=lambda lst: float(lst.get("pos") or 0)
@@ -97,12 +113,16 @@ def fit_board(
         and resolve_project(card, custom_fields, projects).flagged
     )
     label_names = {fold(str(label.get("name") or "")) for label in labels}
+    labelled = {label_funding(str(label.get("name") or "")) for label in labels}
     return BoardFit(
         lists=fits,
         missing_stages=tuple(s for s in PIPELINE_STAGES if s not in mapped),
         students_without_project=without_project,
         labels_to_create=tuple(
             name for key, name in projects.names.items() if key not in label_names
+        ),
+        fundings_without_label=tuple(
+            f for f in (Funding.FUNDED, Funding.SELF) if by_funding and f not in labelled
         ),
     )
 

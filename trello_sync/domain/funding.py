@@ -60,6 +60,12 @@ def resolve_funding(card: Mapping[str, Any], custom_fields: Sequence[Mapping[str
     return Funding.UNSET
 
 
+def label_funding(name: str) -> Funding | None:
+    """The funding a label names (`Funding: self` → SELF), or None for another label."""
+    value = _keyed_value(name)
+    return None if value is None else funding_of(value)
+
+
 def _keyed_value(line: str) -> str | None:
     """The text after `Funding:` (or `Financement :`) on this line, or None."""
     head = line.lstrip()

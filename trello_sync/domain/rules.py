@@ -135,6 +135,20 @@ class PayRules:
     def levels(self) -> frozenset[int]:
         return frozenset(self.rule_sets[0].rates)
 
+    @property
+    def priced_by_funding(self) -> bool:
+        """Whether a student's funding changes what some session pays (a share or a
+        monthly fee): then the cards need to say their funding."""
+        for rule_set in self.rule_sets:
+            if any(fee.funding is not None for fee in rule_set.monthly_fees):
+                return True
+            for kind in EntryKind:
+                for status in Status:
+                    shares = {rule_set.share_or_none(status, f, kind) for f in Funding}
+                    if len(shares) > 1:
+                        return True
+        return False
+
     def in_force(self, on: date) -> RuleSet:
         """The latest rule set effective on or before `on` (the earliest if none is)."""
         chosen = self.rule_sets[0]

@@ -288,6 +288,7 @@ class Setup:
             custom_fields=snapshot.custom_fields,
             stage_map=self.base.stage_map(),
             projects=self.base.project_table(),
+            by_funding=self.base.pay().priced_by_funding,
         )
         name = str(board.get("name") or board_id)
         plan = BoardPlan(name, str(board.get("shortLink") or board_id), board_id, fit)
@@ -310,6 +311,7 @@ class Setup:
             custom_fields=[],
             stage_map=self.base.stage_map(),
             projects=self.base.project_table(),
+            by_funding=self.base.pay().priced_by_funding,
         )
         plan = BoardPlan(
             name.strip(), "", None, fit, lists_to_create=fit.lists_to_create(self._lang())
@@ -320,11 +322,25 @@ class Setup:
         return plan
 
     def _offer_labels(self, plan: BoardPlan) -> None:
-        missing = plan.fit.labels_to_create
+        projects = plan.fit.labels_to_create
+        # Only then the lists' language is asked for (it names the funding labels too).
+        fundings = (
+            plan.fit.funding_labels_to_create(self._lang())
+            if plan.fit.fundings_without_label
+            else ()
+        )
+        missing = projects + fundings
+        what = " and ".join(
+            part
+            for part, wanted in (
+                ("a label for each project of the pay table", projects),
+                ("the labels that say a student's funding", fundings),
+            )
+            if wanted
+        )
         if missing and self._yes(
             self.options.create_labels,
-            f"Create a label for each project of the pay table on {_plain(plan.name)} "
-            f"({len(missing)}: {', '.join(missing)})?",
+            f"Create {what} on {_plain(plan.name)} ({len(missing)}: {', '.join(missing)})?",
         ):
             plan.labels_to_create = missing
 
