@@ -5,8 +5,9 @@ Its first entries go through the product's own `commit` (the format every value 
 stored in is then the product's), the rest are bulk-inserted with `sqlite3` in that
 same format, and a sample is read back through `SqlLedger.entries()` and compared with
 what was generated. The export runs in its own process: `export_ledger(ledger.entries(),
-out)`, as `trello-sync export --offline` does. Two sizes, so that "streamed, not built in
-memory" shows as a peak that does not grow with the ledger.
+out)`, then the journals (`write_journals`), as `trello-sync export --offline` does. Two
+sizes, so that "streamed, not built in memory" shows as a peak that does not grow with
+the ledger.
 """
 
 from __future__ import annotations
@@ -208,6 +209,13 @@ def run(quick: bool) -> Result:
             "—",
             f"{secs(f['seconds'])} ({n / f['seconds']:,.0f} entries/s; "
             f"{f['statements']} statements, {total_mb:,.0f} MB of CSV + JSONL)",
+        )
+        journal_mb = sum(f["journal_bytes"].values()) / 2**20
+        result.add(
+            f"journals, {n:,} entries: time",
+            "—",
+            f"{secs(f['journal_seconds'])} ({n / f['journal_seconds']:,.0f} entries/s; "
+            f"{journal_mb:,.0f} MB of ledger.beancount + ledger.journal)",
         )
     if len(figures) >= 2:
         small, big = sorted(figures)[0], sorted(figures)[-1]

@@ -226,10 +226,13 @@ def slices(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def export(args: argparse.Namespace) -> dict[str, Any]:
-    """export_ledger over the ledger's streamed entries, as the CLI does."""
+    """export_ledger over the ledger's streamed entries, then the two journals, as the
+    CLI does (its receipts.csv and dashboard read the payments and this month only)."""
     from trello_sync.clock import SystemClock
     from trello_sync.export import export_ledger
+    from trello_sync.journals import write_journals
     from trello_sync.ledger.open import open_ledger
+    from trello_sync.settings import load_settings
 
     out = Path(args.out)
     ledger = open_ledger(f"sqlite:///{args.db}", clock=SystemClock())
@@ -238,6 +241,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         paths = export_ledger(ledger.entries(), out)
         seconds = time.perf_counter() - started
+        journals_started = time.perf_counter()
+        journals = write_journals(ledger, load_settings(), out)
+        journal_seconds = time.perf_counter() - journals_started
         rss_peak = peak_rss_mb()
     finally:
         ledger.close()
@@ -245,6 +251,8 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         rows = sum(1 for _ in handle) - 1
     return {
         "seconds": seconds,
+        "journal_seconds": journal_seconds,
+        "journal_bytes": {p.name: p.stat().st_size for p in journals},
         "rss_start_mb": rss_start,
         "rss_peak_mb": rss_peak,
         "files": len(paths),

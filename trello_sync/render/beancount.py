@@ -42,23 +42,38 @@ def write_beancount(
     items: Iterable[JournalItem],
     accounts: JournalAccounts,
 ) -> None:
-    opened = list(openings)
-    width = max((len(o.account) for o in opened), default=0)
-    out.write(HEADER)
-    out.write("\n")
-    for opening in opened:
-        if opened_here(opening, accounts):
-            out.write(f"{opening.on.isoformat()} open {opening.account}\n")
-    after_check = False
+    writer = BeancountWriter(out, openings, accounts)
     for item in items:
+        writer.write(item)
+
+
+class BeancountWriter:
+    """Writes the file item by item (journals.py feeds it and the hledger writer from
+    one pass over the ledger): the header and the accounts' openings first."""
+
+    def __init__(
+        self, out: IO[str], openings: Iterable[AccountOpening], accounts: JournalAccounts
+    ) -> None:
+        opened = list(openings)
+        self._out = out
+        self._width = max((len(o.account) for o in opened), default=0)
+        self._after_check = False
+        out.write(HEADER)
+        out.write("\n")
+        for opening in opened:
+            if opened_here(opening, accounts):
+                out.write(f"{opening.on.isoformat()} open {opening.account}\n")
+
+    def write(self, item: JournalItem) -> None:
+        out, width = self._out, self._width
         if isinstance(item, BalanceCheck):
-            if not after_check:
-                out.write("\n")
-            after_check = True
+            if not self._after_check:
+                out.write("\n")  # one blank line before a run of assertions
+            self._after_check = True
             figure = amount(item.cents, item.currency)
             out.write(f"{item.on.isoformat()} balance {item.account.ljust(width)}  {figure}\n")
-            continue
-        after_check = False
+            return
+        self._after_check = False
         out.write(f"\n{item.on.isoformat()} * {quoted(one_line(item.narration))}\n")
         for key, value in item.meta:
             shown = str(value) if isinstance(value, int) else quoted(value)

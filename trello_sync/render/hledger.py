@@ -13,8 +13,7 @@ other transactions (both tools check in date order, then file order).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import groupby
+from collections.abc import Iterable
 from typing import IO
 
 from trello_sync.domain.journal import (
@@ -51,34 +50,50 @@ def tag_value(text: str) -> str:
 def write_hledger(
     out: IO[str], openings: Iterable[AccountOpening], items: Iterable[JournalItem]
 ) -> None:
-    opened = list(openings)
-    width = max((len(o.account) for o in opened), default=0)
-    out.write(HEADER)
-    out.write("\n")
-    for opening in opened:
-        out.write(f"account {opening.account}\n")
-    for currency in sorted({c for o in opened for c in o.currencies}):
-        out.write(f"commodity {currency}\n")
-    for key in META_KEYS:
-        out.write(f"tag {key}\n")
-    for block in _blocks(items, width):
+    writer = HledgerWriter(out, openings)
+    for item in items:
+        writer.write(item)
+    writer.close()
+
+
+class HledgerWriter:
+    """Writes the journal item by item (journals.py feeds it and the beancount writer
+    from one pass over the ledger): the declarations first; the assertions of one date
+    are held until the next item, to become one transaction. `close` writes what is
+    held."""
+
+    def __init__(self, out: IO[str], openings: Iterable[AccountOpening]) -> None:
+        opened = list(openings)
+        self._out = out
+        self._width = max((len(o.account) for o in opened), default=0)
+        self._held: list[BalanceCheck] = []
+        out.write(HEADER)
         out.write("\n")
-        out.write(block)
+        for opening in opened:
+            out.write(f"account {opening.account}\n")
+        for currency in sorted({c for o in opened for c in o.currencies}):
+            out.write(f"commodity {currency}\n")
+        for key in META_KEYS:
+            out.write(f"tag {key}\n")
 
+    def write(self, item: JournalItem) -> None:
+        if isinstance(item, BalanceCheck):
+            if self._held and self._held[0].on != item.on:
+                self._release()
+            self._held.append(item)
+            return
+        self._release()
+        self._out.write("\n")
+        self._out.write(_transaction(item, self._width))
 
-def _blocks(items: Iterable[JournalItem], width: int) -> Iterator[str]:
-    def is_check(item: JournalItem) -> bool:
-        return isinstance(item, BalanceCheck)
+    def close(self) -> None:
+        self._release()
 
-    for checks, group in groupby(items, key=is_check):
-        if checks:
-            for on, same_day in groupby(group, key=lambda item: item.on):
-                checks_of_day = [c for c in same_day if isinstance(c, BalanceCheck)]
-                yield _assertions(on.isoformat(), checks_of_day, width)
-        else:
-            for item in group:
-                assert isinstance(item, Transaction)
-                yield _transaction(item, width)
+    def _release(self) -> None:
+        if self._held:
+            self._out.write("\n")
+            self._out.write(_assertions(self._held[0].on.isoformat(), self._held, self._width))
+            self._held = []
 
 
 def _transaction(item: Transaction, width: int) -> str:

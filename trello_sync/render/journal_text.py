@@ -14,6 +14,11 @@ _BREAKING = frozenset({"Cc", "Zl", "Zp"})
 def one_line(text: str) -> str:
     """`text` with every control character and line break as a space, each run of
     white space as one space, the ends trimmed."""
+    # Most texts (ids, ordinary names) are already so: one C-speed test each instead of a
+    # look at every character (isprintable is false for every control character and
+    # line or paragraph separator, and for any space but U+0020).
+    if text.isprintable() and "  " not in text and text.strip(" ") == text:
+        return text
     spaced = "".join(" " if unicodedata.category(c) in _BREAKING else c for c in text)
     return " ".join(spaced.split())
 
