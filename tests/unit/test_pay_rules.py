@@ -61,6 +61,13 @@ def test_whether_the_rules_price_by_funding():
     assert rules_from_mapping([fee_for_self]).priced_by_funding
 
 
+def test_whether_the_rules_have_monthly_fees():
+    assert not rules_from_mapping(shipped_defaults()["pay_rules"]).has_fees
+    assert platform_2020().has_fees
+    later = [rule("2000-01-01"), rule("2030-01-01", monthly_fees=[{"amount": "10.00"}])]
+    assert rules_from_mapping(later).has_fees
+
+
 def test_the_platform_2020_example_says_the_matrix():
     rules = platform_2020()
     before, after = rules.rule_sets

@@ -95,6 +95,8 @@ def settle_fees(
 ) -> str:
     """Record or reverse the card's monthly fees of the months its entries from index
     `first_new` on touched; the sentences that say so ("" when nothing moved)."""
+    if not config.rules.has_fees:
+        return ""
     touched = {month_of(e.session_date) for e in board.card_entries(card_id)[first_new:]}
     if not touched:
         return ""

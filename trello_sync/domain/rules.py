@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from trello_sync.domain.money import Money
 
@@ -134,6 +135,13 @@ class PayRules:
     @property
     def levels(self) -> frozenset[int]:
         return frozenset(self.rule_sets[0].rates)
+
+    @cached_property
+    def has_fees(self) -> bool:
+        """Whether any rule set has a monthly fee (the handbook's have none: then the
+        planner skips the fee bookkeeping of every session, which a long first sync
+        would feel)."""
+        return any(rule_set.monthly_fees for rule_set in self.rule_sets)
 
     @property
     def priced_by_funding(self) -> bool:

@@ -31,7 +31,7 @@ K = TypeVar("K", bound=Hashable)
 
 def month_of(day: date) -> str:
     """`YYYY-MM`: the month a session's date falls in."""
-    return day.strftime("%Y-%m")
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 @dataclass(slots=True)
