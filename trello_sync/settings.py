@@ -47,7 +47,7 @@ from trello_sync.domain.planner import PlannerConfig
 from trello_sync.domain.projects import ProjectTable
 from trello_sync.domain.rules import PayRules, PayRulesError
 from trello_sync.domain.stages import StageMap
-from trello_sync.domain.text import fold
+from trello_sync.domain.text import fold, shortened
 from trello_sync.domain.webhooks import callback_url_problem, parse_listen
 
 ENV_PREFIX = "TRELLO_SYNC_"
@@ -79,10 +79,6 @@ _BOARD_REF = re.compile(r"[A-Za-z0-9]+")
 _MAX_SHOWN = 40
 
 
-def _shortened(value: str) -> str:
-    return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
-
-
 def board_ref(value: str) -> str:
     """A board id or short link as Trello takes it; a board's URL gives its short link."""
     text = value.strip()
@@ -92,7 +88,7 @@ def board_ref(value: str) -> str:
     if url:
         return url.group("link")
     raise ValueError(
-        f"{_shortened(text)!r} is not a board id, short link or board URL "
+        f"{shortened(text, _MAX_SHOWN)!r} is not a board id, short link or board URL "
         "(such as https://trello.com/b/AbCd1234/name)"
     )
 
@@ -102,7 +98,8 @@ def mentor_name(value: str) -> str:
     name = value.strip().removeprefix("@").strip()
     if not name or any(c.isspace() for c in name):
         raise ValueError(
-            f"{_shortened(value.strip())!r} is not a Trello username (such as camille_mentor)"
+            f"{shortened(value.strip(), _MAX_SHOWN)!r} is not a Trello username "
+            "(such as camille_mentor)"
         )
     return name
 

@@ -25,6 +25,7 @@ from trello_sync.domain.actions import Action, MalformedAction, action_order, fo
 from trello_sync.domain.facts import CardEvent, empty_board_problem, facts_from_snapshot
 from trello_sync.domain.planner import BoardFacts, PlannerConfig
 from trello_sync.domain.records import BoardView, Checkpoint, Plan
+from trello_sync.domain.text import shortened
 from trello_sync.domain.views import held_whole
 from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
 from trello_sync.outbox import Outbox, OutboxResult
@@ -89,10 +90,6 @@ def board_not_found(ref: str) -> str:
 
 
 PROBLEM_MAX = 300  # characters of a board's problem shown in one line
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= PROBLEM_MAX else text[: PROBLEM_MAX - 1] + "…"
 
 
 def _chunks_marking_the_last(spool: ActionSpool, size: int) -> Iterator[tuple[list[Action], bool]]:
@@ -260,7 +257,9 @@ class Syncer:
         except Exception as error:
             # Whatever one board holds, the other boards, the outbox and the nightly
             # export go on: a bug met on this board is its problem, said in one line.
-            outcome.problem = _shortened(f"unexpected error: {type(error).__name__}: {error}")
+            outcome.problem = shortened(
+                f"unexpected error: {type(error).__name__}: {error}", PROBLEM_MAX
+            )
             log.debug("board %s: the traceback of that error", ref, exc_info=True)
             return outcome
         finally:
@@ -289,7 +288,7 @@ class Syncer:
             outcome.problem = board_not_found(ref)
             outcome.unknown_board = True
         except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
-            outcome.problem = _shortened(str(error))
+            outcome.problem = shortened(str(error), PROBLEM_MAX)
         if outcome.problem:
             # Not logged here: every caller says each board's outcome in its own line (the
             # CLI on standard output, the worker in its log), and twice reads as two.

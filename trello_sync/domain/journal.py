@@ -30,6 +30,7 @@ from heapq import merge
 from trello_sync.domain.documents import Payment
 from trello_sync.domain.records import Entry
 from trello_sync.domain.rules import EntryKind
+from trello_sync.domain.text import shortened
 
 # Beancount's rule for an account name, the strictest of the tools: capitalised
 # components of letters, digits and dashes, under one of its five root accounts.
@@ -40,7 +41,9 @@ LEVEL_FIELD = "{level}"
 CLIENT_FIELD = "{client}"
 # The client's name when no [invoice] table names one.
 UNNAMED_CLIENT = "Client"
-# A student's name in a narration is cut to this many characters.
+# A student's name in a narration is cut to this many characters: a card's name may be
+# 16,384 characters long, and the narration is a line for people (the metadata keep the
+# name whole).
 NARRATION_NAME_CHARS = 80
 
 
@@ -179,7 +182,7 @@ def entry_transaction(entry: Entry, accounts: JournalAccounts) -> Transaction:
         what = f"{what} {entry.status.value}"
     if entry.is_reversal:
         what = f"Reversal of a {what[0].lower()}{what[1:]}"
-    narration = f"{what}: {_short(entry.student)} (level {entry.level})"
+    narration = f"{what}: {shortened(entry.student, NARRATION_NAME_CHARS)} (level {entry.level})"
     meta: list[tuple[str, str | int]] = [
         ("entry_id", entry.entry_id),
         ("trello_action", entry.source_action_id),
@@ -212,12 +215,6 @@ _KIND_WORDS = {
     EntryKind.DEFENSE: "Defense",
     EntryKind.FEE: "Monthly fee",
 }
-
-
-def _short(name: str) -> str:
-    """A name as a narration shows it: a card's name may be 16,384 characters long, and
-    the narration is a line for people (the metadata keep the name whole)."""
-    return name if len(name) <= NARRATION_NAME_CHARS else name[: NARRATION_NAME_CHARS - 1] + "…"
 
 
 def payment_transaction(payment: Payment, accounts: JournalAccounts) -> Transaction:

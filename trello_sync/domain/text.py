@@ -22,3 +22,8 @@ def fold(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     no_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(no_accents.casefold().split())
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, the last of them "…" when it is cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -23,10 +23,10 @@ from trello_sync.domain.journal import (
     JournalItem,
     Transaction,
 )
+from trello_sync.domain.text import shortened
 from trello_sync.render.journal_text import (
     MAX_TEXT_CHARS,
     amount,
-    cut,
     one_line,
     posting_line,
 )
@@ -44,7 +44,7 @@ def description(text: str) -> str:
 
 
 def tag_value(text: str) -> str:
-    return cut(one_line(text), MAX_TEXT_CHARS).replace(",", ";")
+    return shortened(one_line(text), MAX_TEXT_CHARS).replace(",", ";")
 
 
 def write_hledger(

@@ -29,10 +29,6 @@ def one_line(text: str) -> str:
 MAX_TEXT_CHARS = 500
 
 
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def amount(cents: int, currency: str) -> str:
     return f"{format_cents(cents)} {currency}"
 
