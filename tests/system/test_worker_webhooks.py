@@ -161,8 +161,15 @@ def test_a_session_edit_and_deletion_are_answered_from_the_delivery_not_the_next
 
     # A session logged now: its reply comes before any second poll could.
     comment = board.state.comment(MENTOR, board.cards["Lea"], "/session 1h good progress")
-    within(lambda: replies(board) == 2 and count(board, "entries") == 2, worker)
-    assert any(e["replies_posted"] == 1 and e["applied"] == 1 for e in worker.woken())
+    # The reply is posted before the cycle's log line is written: wait for both.
+    within(
+        lambda: (
+            replies(board) == 2
+            and count(board, "entries") == 2
+            and any(e["replies_posted"] == 1 and e["applied"] == 1 for e in worker.woken())
+        ),
+        worker,
+    )
 
     # The command edited: reversed and recorded anew, with its reply, from the delivery.
     board.state.edit_comment(MENTOR, comment["id"], "/session 30m")
@@ -210,8 +217,8 @@ def test_a_forged_delivery_changes_nothing(board: BoardEnv) -> None:
     assert worker.deliver(b"{" + b" " * 1_048_576 + b"}", signed) == 413
     # The worker is alive and unchanged: a real change still gets its answer at once.
     board.state.comment(MENTOR, board.cards["Lea"], "/session")
-    within(lambda: replies(board) == 2, worker)
-    assert worker.woken() and worker.polls() == 1
+    within(lambda: replies(board) == 2 and bool(worker.woken()), worker)
+    assert worker.polls() == 1
     assert worker.stop() == 0, worker.stderr
     after = board.dump()
     assert len(after["entries"]) == len(before["entries"]) + 1  # the real session alone
@@ -361,7 +368,10 @@ def test_a_flood_of_deliveries_is_answered_and_no_board_wake_up_is_lost(board: B
         board.state.comment(MENTOR, board.cards["Lea"], "/session in the flood")
         statuses = Counter(flood)
     assert statuses == Counter({200: 300})
-    within(lambda: replies(board) == 2 and count(board, "entries") == 2, worker)
+    within(
+        lambda: replies(board) == 2 and count(board, "entries") == 2 and bool(worker.woken()),
+        worker,
+    )
     assert worker.proc.poll() is None  # still running
     cycles = len(worker.woken())
     assert 1 <= cycles < 300  # merged per board, not one cycle per delivery
