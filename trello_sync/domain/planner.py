@@ -168,7 +168,10 @@ def _apply(action: Action, board: WorkingBoard, facts: BoardFacts, config: Plann
     if stage is None:
         return
     before = board.stage(card_id)
-    active_before = board.active_count()
+    # Counting the active students walks them all: only a move into the active stage
+    # that may get a reply needs it.
+    may_warn = stage is Stage.ACTIVE and before is not Stage.ACTIVE
+    active_before = board.active_count() if may_warn else 0
     board.add_move(
         StageMove(
             board_id=board.board_id,
@@ -184,7 +187,7 @@ def _apply(action: Action, board: WorkingBoard, facts: BoardFacts, config: Plann
         return
     if stage is Stage.HANDED_OFF and before is not Stage.HANDED_OFF:
         board.out.replies.append(_handoff_reply(action, card_id, board, config))
-    if stage is Stage.ACTIVE and before is not Stage.ACTIVE and active_before == config.cap:
+    if may_warn and active_before == config.cap:
         body = cap_warning_text(active_before + 1, config.cap)
         board.out.replies.append(
             make_reply(board.board_id, card_id, action.id, ReplyKind.CAP, body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 
-from trello_sync.domain.records import BoardView, CardState, Plan
+from trello_sync.domain.records import BoardView, CardState, Entry, Plan, StageMove
 
 
 def apply_plan(view: BoardView, plan: Plan) -> BoardView:
@@ -17,12 +17,21 @@ def apply_plan(view: BoardView, plan: Plan) -> BoardView:
         raise ValueError("a plan writes to a card held in outline: load it whole first")
     for record in plan.cards:
         cards.setdefault(record.card_id, CardState(record))
+    # Grouped per card first: one new state per card, not one per move or entry (a
+    # long history adds thousands of entries to a card that holds thousands).
+    moves: dict[str, list[StageMove]] = {}
     for move in plan.moves:
-        state = cards[move.card_id]
-        cards[move.card_id] = replace(state, moves=(*state.moves, move))
+        moves.setdefault(move.card_id, []).append(move)
+    entries: dict[str, list[Entry]] = {}
     for entry in plan.entries:
-        state = cards[entry.card_id]
-        cards[entry.card_id] = replace(state, entries=(*state.entries, entry))
+        entries.setdefault(entry.card_id, []).append(entry)
+    for card_id in moves.keys() | entries.keys():
+        state = cards[card_id]
+        cards[card_id] = replace(
+            state,
+            moves=(*state.moves, *moves.get(card_id, ())),
+            entries=(*state.entries, *entries.get(card_id, ())),
+        )
     comments = dict(view.comments)
     for applied in plan.applied:
         if applied.kind == "comment" and applied.text is not None:

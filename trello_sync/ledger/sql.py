@@ -277,7 +277,10 @@ class SqlLedger:
     def _write_entries(self, conn: Connection, new: Sequence[Entry]) -> None:
         if not new:
             return
-        stored = {e.entry_id: e for e in self._select_entries(conn, [e.entry_id for e in new])}
+        # Which ids the ledger holds, by the key alone (a first sync's are all new); only
+        # those are read whole, to tell a repeat from a conflict.
+        held = self._held_entry_ids(conn, [e.entry_id for e in new])
+        stored = {e.entry_id: e for e in self._select_entries(conn, held)} if held else {}
         to_insert: dict[str, Entry] = {}
         for entry in new:
             known = stored.get(entry.entry_id) or to_insert.get(entry.entry_id)
@@ -323,6 +326,13 @@ class SqlLedger:
                 raise _reversed_twice(
                     row.reverses_entry_id, row.entry_id, by_target[row.reverses_entry_id]
                 )
+
+    def _held_entry_ids(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        held: list[str] = []
+        for chunk in _chunks(sorted(set(ids))):
+            query = select(entries.c.entry_id).where(entries.c.entry_id.in_(chunk))
+            held.extend(conn.execute(query).scalars())
+        return held
 
     def _select_entries(self, conn: Connection, ids: Sequence[str]) -> list[Entry]:
         found: list[Entry] = []
