@@ -21,7 +21,7 @@ from trello_sync.domain.records import (
 )
 from trello_sync.ledger.rows import (
     board_of,
-    entry_of,
+    entries_of,
     latest_comments,
     move_of,
     stand_in_card,
@@ -107,7 +107,7 @@ def _card_states(
         )
     ).all()
     card_entries: dict[str, list[Entry]] = {}
-    for entry in map(entry_of, entry_rows):
+    for entry in entries_of(entry_rows):
         card_entries.setdefault(entry.card_id, []).append(entry)
     states = {}
     for card_id in sorted(records.keys() | moves.keys() | card_entries.keys()):
@@ -122,7 +122,7 @@ def _outlines(conn: Connection, board_id: str) -> dict[str, CardOutline]:
     card, chosen by the database (a few rows per card, however long its history)."""
     records, moves = _records_and_moves(conn, board_id, None)
     picked: dict[str, list[Entry]] = {}
-    for entry in map(entry_of, conn.execute(skeleton_entries(board_id)).all()):
+    for entry in entries_of(conn.execute(skeleton_entries(board_id)).all()):
         picked.setdefault(entry.card_id, []).append(entry)
     outlines = {}
     for card_id in sorted(records.keys() | moves.keys() | picked.keys()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -24,6 +24,7 @@ from trello_sync.ledger.store import BoardRecord
 # By value: the enum's own lookup costs more, and every entry read goes through here.
 _FUNDINGS = {funding.value: funding for funding in Funding}
 _KINDS = {kind.value: kind for kind in EntryKind}
+_STATUSES = {status.value: status for status in Status}  # an unknown one: Status() says so
 
 
 def entry_of(row: Row[Any]) -> Entry:
@@ -35,6 +36,27 @@ def entry_of(row: Row[Any]) -> Entry:
             "kind": _KINDS[row.kind],
         }
     )
+
+
+# The fields whose values repeat from entry to entry of a card or a board.
+_REPEATED = ("board_id", "card_id", "student", "project", "currency", "mentor", "session_date")
+
+
+def entries_of(rows: Iterable[Row[Any]]) -> Iterator[Entry]:
+    """The entries of many rows, each repeated value (a board's id, a student's name, a
+    day) one object shared by all of them, not one copy per row: a long history holds
+    thousands of a student's entries at once."""
+    shared: dict[Any, Any] = {}
+    for row in rows:
+        values = row._asdict()
+        for name in _REPEATED:
+            value = values[name]
+            values[name] = shared.setdefault(value, value)
+        status = values["status"]
+        values["status"] = _STATUSES.get(status) or Status(status)
+        values["funding"] = _FUNDINGS[values["funding"]]
+        values["kind"] = _KINDS[values["kind"]]
+        yield Entry(**values)
 
 
 def move_of(row: Row[Any]) -> StageMove:

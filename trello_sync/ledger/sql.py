@@ -83,6 +83,11 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + IN_CHUNK]
 
 
+def _originals_first(new: Iterable[Entry]) -> list[Entry]:
+    """Originals before reversals, so that a reversal's foreign key finds its target."""
+    return sorted(new, key=lambda e: e.reverses_entry_id is not None)
+
+
 def _first_line(error: BaseException) -> str:
     orig = getattr(error, "orig", None) or error
     lines = str(orig).strip().splitlines()
@@ -275,12 +280,9 @@ class SqlLedger:
             raise
 
     def _write_entries(self, conn: Connection, new: Sequence[Entry]) -> None:
-        if not new:
+        if not new or self._insert_all_new(conn, new):
             return
-        # Which ids the ledger holds, by the key alone (a first sync's are all new); only
-        # those are read whole, to tell a repeat from a conflict.
-        held = self._held_entry_ids(conn, [e.entry_id for e in new])
-        stored = {e.entry_id: e for e in self._select_entries(conn, held)} if held else {}
+        stored = {e.entry_id: e for e in self._select_entries(conn, [e.entry_id for e in new])}
         to_insert: dict[str, Entry] = {}
         for entry in new:
             known = stored.get(entry.entry_id) or to_insert.get(entry.entry_id)
@@ -297,9 +299,19 @@ class SqlLedger:
                     f"{', '.join(differ)}; nothing of this commit was written"
                 )
         self._check_reversals(conn, list(to_insert.values()))
-        # Originals before reversals, so a reversal's foreign key finds its target.
-        ordered = sorted(to_insert.values(), key=lambda e: e.reverses_entry_id is not None)
-        self._insert_records(conn, entries, ordered, ignore=False)
+        self._insert_records(conn, entries, _originals_first(to_insert.values()), ignore=False)
+
+    def _insert_all_new(self, conn: Connection, new: Sequence[Entry]) -> bool:
+        """The common case, tried first under a savepoint: every entry new, no target
+        reversed twice (the keys and the unique reversal say so). When the ledger holds
+        one already, only this try is undone, and the careful path tells a repeat of the
+        same entry (skipped) from a conflict (refused)."""
+        try:
+            with conn.begin_nested():
+                self._insert_records(conn, entries, _originals_first(new), ignore=False)
+        except IntegrityError:
+            return False
+        return True
 
     def _insert_moves(self, conn: Connection, moves: Sequence[StageMove]) -> None:
         if self.dialect == "sqlite":
@@ -326,13 +338,6 @@ class SqlLedger:
                 raise _reversed_twice(
                     row.reverses_entry_id, row.entry_id, by_target[row.reverses_entry_id]
                 )
-
-    def _held_entry_ids(self, conn: Connection, ids: Sequence[str]) -> list[str]:
-        held: list[str] = []
-        for chunk in _chunks(sorted(set(ids))):
-            query = select(entries.c.entry_id).where(entries.c.entry_id.in_(chunk))
-            held.extend(conn.execute(query).scalars())
-        return held
 
     def _select_entries(self, conn: Connection, ids: Sequence[str]) -> list[Entry]:
         found: list[Entry] = []
