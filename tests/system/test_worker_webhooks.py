@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+from ports import free_port
 from sandbox_board import MENTOR, BoardEnv
 from test_sandbox_webhooks import Recorder, recorder
 from test_worker_run import assert_each_reply_once, count, markers, wait_for
@@ -30,12 +30,6 @@ from trello_sync.sandbox.faults import Fault
 __all__ = ["recorder"]  # the fixture, imported for the test that needs a second URL
 
 POLL = 60  # no poll between the first and the stop: a reply comes from a delivery
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class HookedWorker:

@@ -5,7 +5,6 @@ signatures, oversized bodies, a delivery while stopping, and a flood from many t
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from ports import free_port
 
 from trello_sync.domain.webhooks import (
     MAX_BODY_BYTES,
@@ -42,12 +42,6 @@ def body_for(board: str = BOARD, action_type: str = "commentCard", card_id: str 
         "model": {"id": board, "name": "Mentoring"},
     }
     return json.dumps(payload).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:
