@@ -27,7 +27,14 @@ from trello_sync.domain.planner import BoardFacts, PlannerConfig
 from trello_sync.domain.records import BoardView, Checkpoint, Plan
 from trello_sync.domain.text import shortened
 from trello_sync.domain.views import held_whole
-from trello_sync.ledger.store import Lease, LeaseLost, LedgerConflict, LedgerStore
+from trello_sync.ledger.store import (
+    Lease,
+    LeaseLost,
+    LedgerConflict,
+    LedgerStore,
+    LedgerWriterStopped,
+)
+from trello_sync.ledger.writer import chunk_commits
 from trello_sync.outbox import Outbox, OutboxResult
 from trello_sync.readahead import read_ahead
 from trello_sync.reread import reread_cards, reread_open_months, unapplied
@@ -55,6 +62,9 @@ CHUNK_SIZE = 20_000
 # slices arrive: small enough that deciding one chunk takes about as long as reading the
 # next at Trello's rate limit (10 pages of 1,000 a second), so neither waits for long.
 FIRST_SYNC_CHUNK = 5_000
+# A first sync longer than this commits its later chunks in a writer process, while this
+# one decides the next chunk (ledger/writer.py); a short one never starts it.
+COMMIT_ASIDE_AFTER = 10_000
 # Slices read ahead of the one being decided: each is up to about five pages of Trello's
 # JSON (some 10 MB), so two cover the next chunk's reading without holding much more.
 SLICES_AHEAD = 2
@@ -161,6 +171,7 @@ class Syncer:
         # How a long window is held and planned (small values in tests, to exercise both).
         self.chunk_size = CHUNK_SIZE
         self.first_sync_chunk = FIRST_SYNC_CHUNK
+        self.commit_aside_after = COMMIT_ASIDE_AFTER
         self.spool_memory = SPOOL_MEMORY_LIMIT
 
     def set_progress(self, progress: ProgressFactory | None) -> None:
@@ -287,7 +298,14 @@ class Syncer:
         except TrelloNotFound:
             outcome.problem = board_not_found(ref)
             outcome.unknown_board = True
-        except (TrelloError, MalformedAction, LedgerConflict, LeaseLost, SpoolError) as error:
+        except (
+            TrelloError,
+            MalformedAction,
+            LedgerConflict,
+            LeaseLost,
+            LedgerWriterStopped,
+            SpoolError,
+        ) as error:
             outcome.problem = shortened(str(error), PROBLEM_MAX)
         if outcome.problem:
             # Not logged here: every caller says each board's outcome in its own line (the
@@ -363,6 +381,9 @@ class Syncer:
         with (
             _young_objects_collected_less(),
             read_ahead(self._history(board_id), ahead=SLICES_AHEAD) as slices,
+            chunk_commits(
+                self._ledger, self._lease, self._ledger.now, self.commit_aside_after
+            ) as commits,
         ):
             size = min(self.chunk_size, self.first_sync_chunk)
             for page in slices:
@@ -375,7 +396,11 @@ class Syncer:
                     newest = max(actions, key=action_order)  # a late action may come first
                     end = Checkpoint(newest.id, newest.date)
                     decision = cycle.decide_chunk(actions, view, facts, config, state, end=end)
-                    self._apply(board_id, decision, outcome)
+                    # When this returns, every chunk before this one is in the ledger:
+                    # the cards the next one reads whole were last touched by those.
+                    if not decision.plan.writes_nothing:
+                        commits.commit(board_id, decision.plan, outcome.fetched)
+                    _count(outcome, decision.plan)
                     planned, view = planned or decision.planned, decision.view
         outcome.fetched += len(pending)
         config = self._config_for(pending, config)

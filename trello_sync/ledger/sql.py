@@ -246,6 +246,16 @@ class SqlLedger:
                 found.update((row.action_id, row.version) for row in conn.execute(query))
         return found
 
+    def url_for_another_process(self) -> str | None:
+        url = self._engine.url
+        in_memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+        if url.get_backend_name() == "sqlite" and in_memory:
+            return None
+        return url.render_as_string(hide_password=False)
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
     def commit(self, board_id: str, plan: Plan, lease: Lease | None = None) -> None:
         _check_board(board_id, plan)
         now = self._clock.now()

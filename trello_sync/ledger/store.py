@@ -29,6 +29,11 @@ class LedgerConflict(LedgerError):
     """An entry id already exists with different content: the whole commit is refused."""
 
 
+class LedgerWriterStopped(LedgerError):
+    """The process committing a long first sync's chunks stopped before its work was done
+    (ledger/writer.py): the chunks it committed are kept, the next run goes on."""
+
+
 class LeaseLost(LedgerError):
     """This worker's lease on a board ran out (or was taken over): it must not write."""
 
@@ -115,6 +120,16 @@ class LedgerStore(Protocol):
 
     def applied_versions(self, board_id: str, action_ids: Iterable[str]) -> set[tuple[str, str]]:
         """Which (action_id, version) pairs among these ids are already applied."""
+        ...
+
+    def url_for_another_process(self) -> str | None:
+        """The URL another process opens this same ledger with (a long first sync commits
+        in a writer process: ledger/writer.py); None when no other process can (an
+        in-memory database). It holds the password: never log it."""
+        ...
+
+    def now(self) -> datetime:
+        """The instant a commit made now stamps its rows with (the ledger's clock)."""
         ...
 
     def commit(self, board_id: str, plan: Plan, lease: Lease | None = None) -> None:
