@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sandbox_board import MENTOR, STUDENT, BoardEnv
+from sandbox_board import MENTOR, STUDENT, TZ, BoardEnv
 
 from trello_sync.domain.actions import format_instant
 from trello_sync.domain.replies import MARKER_PATTERN
@@ -102,13 +102,16 @@ def test_a_student_idle_for_15_days_after_the_first_sync_gets_one_nudge(board: B
     )
     # Ivy, active since 15 days ago (a date of the board's history), had no session since.
     board.student("Ivy", active_days_ago=15)
+    moved = board.days_ago(15)  # her move to Active: 10:00 local time, 15 days ago
     for _ in range(3):
         result = board.cli("sync")
         assert result.returncode == 0, result.stderr
     posted = replies(board)
     assert [a["data"]["card"]["id"] for a in posted] == [board.cards["Ivy"]]
-    assert "No session logged for Ivy since" in posted[0]["data"]["text"]
-    assert "(15 days)" in posted[0]["data"]["text"]
+    text = posted[0]["data"]["text"]
+    assert f"No session logged for Ivy since {moved.astimezone(TZ).date().isoformat()}" in text
+    # Whole days since that move: 15 from 10:00 local time on, 14 before it.
+    assert f"({(datetime.now(UTC) - moved).days} days)" in text
 
 
 def test_a_command_edited_into_plain_text_is_reversed_with_one_reply(board: BoardEnv):
