@@ -36,13 +36,13 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from typing import IO, Any
 
+from trello_sync.clock import SystemClock
 from trello_sync.domain.records import (
     AppliedAction,
     CardRecord,
@@ -220,21 +220,17 @@ def chunk_commits(
 # --- the child ------------------------------------------------------------------------
 
 
-class _GivenClock:
-    """The ledger's clock in the writer: the instant the parent stamped the commit with."""
+class _GivenClock(SystemClock):
+    """The ledger's clock in the writer: the instant the parent stamped the commit with
+    (durations and waits as the system's clock has them)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.at: datetime | None = None
 
     def now(self) -> datetime:
         assert self.at is not None, "a commit brings its instant"
         return self.at
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(seconds, 0))
 
 
 def _portable(error: BaseException) -> BaseException:
