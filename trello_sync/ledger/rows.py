@@ -28,14 +28,16 @@ _STATUSES = {status.value: status for status in Status}  # an unknown one: Statu
 
 
 def entry_of(row: Row[Any]) -> Entry:
-    return Entry(
-        **{
-            **row._asdict(),
-            "status": Status(row.status),
-            "funding": _FUNDINGS[row.funding],
-            "kind": _KINDS[row.kind],
-        }
-    )
+    return _entry(row._asdict())
+
+
+def _entry(values: dict[str, Any]) -> Entry:
+    """An entry of its row's values (the enums stored by value made enums again)."""
+    status = values["status"]
+    values["status"] = _STATUSES.get(status) or Status(status)
+    values["funding"] = _FUNDINGS[values["funding"]]
+    values["kind"] = _KINDS[values["kind"]]
+    return Entry(**values)
 
 
 # The fields whose values repeat from entry to entry of a card or a board.
@@ -52,11 +54,7 @@ def entries_of(rows: Iterable[Row[Any]]) -> Iterator[Entry]:
         for name in _REPEATED:
             value = values[name]
             values[name] = shared.setdefault(value, value)
-        status = values["status"]
-        values["status"] = _STATUSES.get(status) or Status(status)
-        values["funding"] = _FUNDINGS[values["funding"]]
-        values["kind"] = _KINDS[values["kind"]]
-        yield Entry(**values)
+        yield _entry(values)
 
 
 def move_of(row: Row[Any]) -> StageMove:

@@ -64,26 +64,17 @@ _RECORDS: dict[str, type] = {
     "posted": PostedReply,
 }
 _SCALARS = ("checkpoint", "first_synced", "reread_at", "clear_flag")
-_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-
-
-def _getter(kind: type) -> Callable[[Any], tuple[Any, ...]]:
-    getter = _GETTERS.get(kind)
-    if getter is None:
-        names = [f.name for f in fields(kind)]
-        if len(names) > 1:
-            getter = operator.attrgetter(*names)
-        else:
-            one = operator.attrgetter(names[0])
-            getter = lambda record: (one(record),)  # noqa: E731
-        getter = _GETTERS[kind] = getter
-    return getter
+# Each record's fields as a tuple, in the order its constructor takes them (every record
+# has several fields: attrgetter returns a tuple only then).
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    kind: operator.attrgetter(*(f.name for f in fields(kind))) for kind in _RECORDS.values()
+}
 
 
 def pack_plan(plan: Plan) -> dict[str, Any]:
     """The plan as plain tuples (what `unpack_plan` makes the same plan of)."""
     packed: dict[str, Any] = {
-        name: [_getter(kind)(record) for record in getattr(plan, name)]
+        name: [_GETTERS[kind](record) for record in getattr(plan, name)]
         for name, kind in _RECORDS.items()
     }
     packed.update({name: getattr(plan, name) for name in _SCALARS})
